@@ -1,0 +1,3 @@
+module goringbench
+
+go 1.23
