@@ -1,0 +1,522 @@
+/*
+ * io/fd.c: per-fd descriptors (Go's pollDesc + fdMutex), the op engine,
+ * deadlines and gr_close.
+ *
+ * Design (see also docs/DESIGN.md, "I/O"):
+ *
+ * - The table. Descriptors live in chunks of 256 indexed by fd number,
+ *   allocated on first use and published with a release CAS; lookup is
+ *   one acquire load, no lock. A descriptor is never freed: when its
+ *   number is closed (gr_close) or created again by goring (accept,
+ *   openat, socket) its generation is bumped and its state reset, so a
+ *   reused number never inherits an old deadline, reset flag or kind.
+ *
+ * - Ops. gr__fd_op records each op in flight in fd->ops, with the SQE
+ *   filled under fd->lock (see io/fd.h for why). The op's completion
+ *   record (struct gr__iop) is on the goroutine's stack; gr__io_wait
+ *   returns only when every CQE of the op (main and linked timeout) was
+ *   reaped, so no buffer is written after the call returned.
+ *
+ * - Cancellation. gr_close sets closing, tags each recorded op
+ *   GR__WHY_CLOSE, gr__io_cancel()s it on whichever ring holds it, and
+ *   parks until nops is 0; only then does it close(2) the number, so the
+ *   socket really closes (io_uring holds a file reference while a request
+ *   is in flight: closing the number earlier would not send the peer a
+ *   FIN) and no completion of the old file can land after it.
+ *
+ * - Deadlines. A deadline known when the op is submitted is a linked
+ *   IORING_OP_LINK_TIMEOUT (absolute, CLOCK_MONOTONIC), so the common
+ *   case costs no timer and no extra wake-up. A deadline moved while ops
+ *   are in flight: moved earlier, into the past -> gr_set_deadline
+ *   cancels them at once; moved earlier, still in the future -> a
+ *   per-fd, per-direction gr__timer fires at it and cancels them; moved
+ *   later or cleared -> their linked timeouts fire at the old time and
+ *   the engine, seeing the deadline has not passed, resubmits. The
+ *   engine decides what a cancelled op returns by looking at the
+ *   descriptor after the op came back (closing: -ECANCELED; deadline
+ *   passed: -ETIMEDOUT; otherwise resubmit), as Go's pollDesc does.
+ *
+ * Invariants:
+ * - An op is in fd->ops exactly while its SQEs may be in a ring
+ *   (recorded in the same fd->lock hold that filled the SQE, removed
+ *   after gr__io_wait returned).
+ * - gr__io_cancel(op) is called only with fd->lock held and op in
+ *   fd->ops, so op's stack frame is alive.
+ * - fd->closer / closer_thread are set only while closing && nops > 0;
+ *   whoever takes nops to 0 clears and wakes them.
+ */
+#include "io/fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FD_CHUNK_SHIFT 8
+#define FD_CHUNK (1 << FD_CHUNK_SHIFT)
+#define FD_MAX (1 << 22)                 /* far above any RLIMIT_NOFILE we meet */
+
+static _Atomic(struct gr__fd *) fd_chunks[FD_MAX / FD_CHUNK];
+
+static void deadline_fire(void *arg, int64_t now);
+
+static void fd_init(struct gr__fd *d, int num)
+{
+    d->num = num;
+    d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
+    d->deadline[GR__DIR_NONE] = -1;
+    for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++) {
+        d->timer[dir].fd = d;
+        d->timer[dir].dir = dir;
+        gr__timer_init(&d->timer[dir].t, deadline_fire, &d->timer[dir]);
+    }
+}
+
+struct gr__fd *gr__fd_lookup(int fd)
+{
+    if (fd < 0 || fd >= FD_MAX)
+        return NULL;
+    /* acquire: pairs with the release CAS that published the chunk */
+    struct gr__fd *c = atomic_load_explicit(&fd_chunks[fd >> FD_CHUNK_SHIFT], memory_order_acquire);
+    return c ? &c[fd & (FD_CHUNK - 1)] : NULL;
+}
+
+struct gr__fd *gr__fd_get(int fd)
+{
+    if (fd < 0 || fd >= FD_MAX)
+        return NULL;
+    _Atomic(struct gr__fd *) *slot = &fd_chunks[fd >> FD_CHUNK_SHIFT];
+    struct gr__fd *c = atomic_load_explicit(slot, memory_order_acquire);
+    if (gr__unlikely(!c)) {
+        struct gr__fd *n = gr__xcalloc(FD_CHUNK, sizeof *n);
+        int base = fd & ~(FD_CHUNK - 1);
+        for (int i = 0; i < FD_CHUNK; i++)
+            fd_init(&n[i], base + i);
+        struct gr__fd *expect = NULL;
+        /* release: the initialised chunk is visible to whoever loads it */
+        if (atomic_compare_exchange_strong_explicit(slot, &expect, n, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            c = n;
+        } else {
+            free(n);
+            c = expect;
+        }
+    }
+    return &c[fd & (FD_CHUNK - 1)];
+}
+
+/* A new generation: called with d->lock held. */
+static void fd_newgen(struct gr__fd *d, int kind)
+{
+    d->gen++;
+    d->closing = false;
+    d->reset = false;
+    d->kind = (uint8_t)kind;
+    d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
+}
+
+void gr__fd_fresh(int fd, int kind)
+{
+    struct gr__fd *d = gr__fd_get(fd);
+    if (!d)
+        return;
+    gr__lock(&d->lock);
+    fd_newgen(d, kind);
+    gr__unlock(&d->lock);
+}
+
+int gr__fd_kind(int fd)
+{
+    struct gr__fd *d = gr__fd_get(fd);
+    if (!d)
+        return GR__KIND_OTHER;
+    gr__lock(&d->lock);
+    int kind = d->kind;
+    gr__unlock(&d->lock);
+    if (kind != GR__KIND_UNKNOWN)
+        return kind;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return GR__KIND_OTHER;     /* the op itself will say EBADF */
+    kind = S_ISSOCK(st.st_mode) ? GR__KIND_SOCKET : GR__KIND_OTHER;
+    gr__lock(&d->lock);
+    d->kind = (uint8_t)kind;
+    gr__unlock(&d->lock);
+    return kind;
+}
+
+void gr__fd_forget_kind(int fd)
+{
+    struct gr__fd *d = gr__fd_lookup(fd);
+    if (!d)
+        return;
+    gr__lock(&d->lock);
+    d->kind = GR__KIND_UNKNOWN;
+    gr__unlock(&d->lock);
+}
+
+/* ---------- the op list ---------- */
+
+static void ops_add(struct gr__fd *d, struct gr__fdop *op)
+{
+    op->prev = NULL;
+    op->next = d->ops;
+    if (d->ops)
+        d->ops->prev = op;
+    d->ops = op;
+    d->nops++;
+}
+
+/* Remove op; returns the closer to wake (goroutine), if any. d->lock held. */
+static G *ops_del(struct gr__fd *d, struct gr__fdop *op, bool *wake_thread)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        d->ops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    d->nops--;
+    *wake_thread = false;
+    if (d->nops > 0 || !d->closing)
+        return NULL;
+    G *g = d->closer;
+    d->closer = NULL;
+    if (d->closer_thread) {
+        d->closer_thread = false;
+        *wake_thread = true;
+    }
+    return g;
+}
+
+static void wake_closer(struct gr__fd *d, G *g, bool wake_thread)
+{
+    if (g)
+        gr__ready(g);
+    if (wake_thread) {
+        /* release: the closer sees nops == 0 when it relocks anyway */
+        atomic_store_explicit(&d->closer_word, 1, memory_order_release);
+        gr__futex_wake(&d->closer_word, 1);
+    }
+}
+
+/* Cancel op for why (close wins over deadline). d->lock held, op recorded. */
+static void op_cancel(struct gr__fdop *op, int why)
+{
+    if (op->why < why)
+        op->why = (uint8_t)why;
+    gr__io_cancel(&op->iop);
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+/* ---------- the engine ---------- */
+
+int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsigned flags)
+{
+    if (!gr__getg())
+        return -EPERM;
+    struct gr__fd *d = gr__fd_get(fd);
+    if (!d)
+        return -EBADF;
+    bool poll_first = false;   /* the fd is O_NONBLOCK and said EAGAIN: wait for readiness */
+    for (;;) {
+        struct gr__fdop op;
+        memset(&op, 0, sizeof op);
+        op.dir = (uint8_t)dir;
+        op.armed = -1;
+
+        gr__lock(&d->lock);
+        if (d->closing) {
+            gr__unlock(&d->lock);
+            return -ECANCELED;
+        }
+        if ((flags & GR__OP_READ_END) && d->reset) {
+            gr__unlock(&d->lock);
+            return -ECONNRESET;
+        }
+        int64_t dl = dir ? d->deadline[dir] : -1;
+        int64_t eff = earliest(dl, extra);
+        if (eff >= 0) {
+            int64_t now = gr__nanotime();
+            if (dl >= 0 && dl <= now) {
+                gr__unlock(&d->lock);
+                return -ETIMEDOUT;
+            }
+            if (extra >= 0 && extra <= now) {
+                gr__unlock(&d->lock);
+                return -ETIME;
+            }
+        }
+        struct gr__ring *r = gr__io_ring_lock();
+        if (!r) {
+            gr__unlock(&d->lock);
+            return -EPERM;
+        }
+        struct io_uring_sqe *sqe = gr__io_get_sqe(r, &op.iop, 0);
+        bool link = eff >= 0;
+        if (poll_first) {
+            io_uring_prep_poll_add(sqe, fd, dir == GR__DIR_WRITE ? POLLOUT : POLLIN);
+        } else {
+            prep(sqe, fd, ctx, eff);
+            if (flags & GR__OP_NOLINK) {
+                link = false;
+                op.armed = eff;   /* prep's own timeout ends it by eff */
+            }
+        }
+        if (link) {
+            sqe->flags |= IOSQE_IO_LINK;
+            gr__ts_abs(&op.ts, eff);
+            struct io_uring_sqe *lt = gr__io_get_sqe(r, &op.iop, 1);
+            io_uring_prep_link_timeout(lt, &op.ts, IORING_TIMEOUT_ABS);
+            op.armed = eff;
+        }
+        gr__io_ring_unlock(r);
+        ops_add(d, &op);
+        gr__unlock(&d->lock);
+
+        int res = gr__io_wait(&op.iop);
+
+        bool wake_thread;
+        gr__lock(&d->lock);
+        G *closer = ops_del(d, &op, &wake_thread);
+        if (res == -ECONNRESET && (flags & GR__OP_READ_END))
+            d->reset = true;
+        gr__unlock(&d->lock);
+        wake_closer(d, closer, wake_thread);
+
+        if (res == -ECANCELED || res == -EINTR) {
+            if (op.why == GR__WHY_CLOSE)
+                return -ECANCELED;
+            continue;   /* deadline passed, moved, or a stale cancel: the top decides */
+        }
+        if (poll_first) {
+            if (res < 0)
+                return res;
+            poll_first = false;
+            continue;
+        }
+        if (res == -EAGAIN && !(flags & GR__OP_NOWAIT)) {
+            poll_first = true;
+            continue;
+        }
+        return res;
+    }
+}
+
+int gr__io_op(gr__prep_fn prep, void *ctx, int64_t deadline)
+{
+    if (!gr__getg())
+        return -EPERM;
+    if (deadline >= 0 && deadline <= gr__nanotime())
+        return -ETIME;
+    struct gr__fdop op;
+    memset(&op, 0, sizeof op);
+    struct gr__ring *r = gr__io_ring_lock();
+    if (!r)
+        return -EPERM;
+    struct io_uring_sqe *sqe = gr__io_get_sqe(r, &op.iop, 0);
+    prep(sqe, -1, ctx, deadline);
+    if (deadline >= 0) {
+        sqe->flags |= IOSQE_IO_LINK;
+        gr__ts_abs(&op.ts, deadline);
+        struct io_uring_sqe *lt = gr__io_get_sqe(r, &op.iop, 1);
+        io_uring_prep_link_timeout(lt, &op.ts, IORING_TIMEOUT_ABS);
+    }
+    gr__io_ring_unlock(r);
+    int res = gr__io_wait(&op.iop);
+    if ((res == -ECANCELED || res == -EINTR) && deadline >= 0 &&
+        (op.iop.aux_res == -ETIME || gr__nanotime() >= deadline))
+        return -ETIME;
+    return res;
+}
+
+/* ---------- deadlines ---------- */
+
+/* Cancel ops of dir that would outlive deadline dl. d->lock held. */
+static void cancel_late_ops(struct gr__fd *d, int dir, int64_t dl)
+{
+    for (struct gr__fdop *op = d->ops; op; op = op->next)
+        if (op->dir == dir && (op->armed < 0 || op->armed > dl))
+            op_cancel(op, GR__WHY_DEADLINE);
+}
+
+static void deadline_fire(void *arg, int64_t now)
+{
+    struct gr__fdtimer *ft = arg;
+    struct gr__fd *d = ft->fd;
+    int64_t t = gr__nanotime();
+    if (now > t)
+        t = now;
+    gr__lock(&d->lock);
+    int64_t dl = d->deadline[ft->dir];
+    if (dl >= 0 && dl <= t)
+        cancel_late_ops(d, ft->dir, dl);
+    gr__unlock(&d->lock);
+}
+
+int gr_set_deadline(int fd, int which, int64_t deadline_ns)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!(which & (GR_READ | GR_WRITE)) || (which & ~(GR_READ | GR_WRITE)))
+        return -EINVAL;
+    if (deadline_ns < 0)
+        deadline_ns = -1;
+    struct gr__fd *d = gr__fd_get(fd);
+    if (!d)
+        return -EBADF;
+    if (fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+
+    bool arm[3] = { false, false, false };
+    gr__lock(&d->setlock);
+    gr__lock(&d->lock);
+    if (d->closing) {
+        gr__unlock(&d->lock);
+        gr__unlock(&d->setlock);
+        return -EBADF;
+    }
+    int64_t now = -1;
+    for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++) {
+        if (!(which & dir))          /* GR_READ == GR__DIR_READ, GR_WRITE == GR__DIR_WRITE */
+            continue;
+        d->deadline[dir] = deadline_ns;
+        if (deadline_ns < 0)
+            continue;                /* linked timeouts fire early; the engine resubmits */
+        for (struct gr__fdop *op = d->ops; op; op = op->next) {
+            if (op->dir != dir || (op->armed >= 0 && op->armed <= deadline_ns))
+                continue;
+            if (now < 0)
+                now = gr__nanotime();
+            if (deadline_ns <= now)
+                op_cancel(op, GR__WHY_DEADLINE);
+            else
+                arm[dir] = true;
+        }
+    }
+    gr__unlock(&d->lock);
+    /* Outside fd->lock: the timer's callback takes it. setlock keeps the
+     * last start the one of the last deadline set. */
+    for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++)
+        if (arm[dir])
+            gr__timer_start(&d->timer[dir].t, deadline_ns, 0);
+    gr__unlock(&d->setlock);
+    return 0;
+}
+
+_Static_assert((int)GR_READ == (int)GR__DIR_READ && (int)GR_WRITE == (int)GR__DIR_WRITE, "directions are the API's bits");
+
+/* ---------- close ---------- */
+
+static int close_number(int fd)
+{
+    bool in_g = gr__getg() != NULL;
+    if (in_g)
+        gr_syscall_enter();
+    int rc = close(fd);
+    int err = errno;
+    if (in_g)
+        gr_syscall_exit();
+    if (rc < 0 && err != EINTR)   /* Linux frees the number even on EINTR */
+        return -err;
+    return 0;
+}
+
+int gr_close(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    struct gr__fd *d = gr__fd_lookup(fd);
+    if (!d)
+        return close_number(fd);
+
+    gr__lock(&d->lock);
+    if (d->closing) {
+        gr__unlock(&d->lock);
+        return -EBADF;
+    }
+    d->closing = true;
+    uint32_t gen = d->gen;
+    for (struct gr__fdop *op = d->ops; op; op = op->next)
+        op_cancel(op, GR__WHY_CLOSE);
+    G *g = gr__getg();
+    while (d->nops > 0) {
+        if (g) {
+            d->closer = g;
+            gr__park_unlock(&d->lock, GR_WAIT_IO);
+        } else {
+            /* A plain thread (a signal-handling thread, say): sleep on a futex. */
+            d->closer_thread = true;
+            atomic_store_explicit(&d->closer_word, 0, memory_order_relaxed);
+            gr__unlock(&d->lock);
+            while (atomic_load_explicit(&d->closer_word, memory_order_acquire) == 0)
+                gr__futex_wait(&d->closer_word, 0, -1);
+        }
+        gr__lock(&d->lock);
+    }
+    gr__unlock(&d->lock);
+
+    int rc = close_number(fd);
+
+    gr__lock(&d->lock);
+    if (d->gen == gen)      /* not already recreated by accept/openat/socket */
+        fd_newgen(d, GR__KIND_UNKNOWN);
+    gr__unlock(&d->lock);
+    return rc;
+}
+
+/* ---------- misc ---------- */
+
+static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+
+static void sigpipe_ignore(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+        old.sa_handler == SIG_DFL) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
+void gr__io_sigpipe_once(void)
+{
+    pthread_once(&sigpipe_once, sigpipe_ignore);
+}
+
+void gr__fd_teardown(void)
+{
+    for (size_t i = 0; i < FD_MAX / FD_CHUNK; i++) {
+        struct gr__fd *c = atomic_load_explicit(&fd_chunks[i], memory_order_acquire);
+        if (!c)
+            continue;
+        for (int j = 0; j < FD_CHUNK; j++) {
+            struct gr__fd *d = &c[j];
+            gr__lock(&d->lock);
+            d->ops = NULL;
+            d->nops = 0;
+            d->closer = NULL;
+            d->closer_thread = false;
+            fd_newgen(d, GR__KIND_UNKNOWN);
+            for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++)
+                gr__timer_init(&d->timer[dir].t, deadline_fire, &d->timer[dir]);
+            gr__unlock(&d->lock);
+        }
+    }
+}

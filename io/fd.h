@@ -1,0 +1,144 @@
+/*
+ * io/fd.h: the per-fd descriptor and the op engine shared by io/ops.c,
+ * io/net.c and io/futex.c (private to io/).
+ *
+ * Every goroutine-blocking I/O call on an fd goes through gr__fd_op: it
+ * takes the fd's descriptor (Go's pollDesc + fdMutex in one), fills the
+ * op's SQE (and a linked timeout for a deadline) on the current P's ring
+ * while holding the descriptor lock, records the op in the descriptor,
+ * parks in gr__io_wait, and unrecords it. Holding the descriptor lock
+ * while the SQE is filled is what lets gr_close and gr_set_deadline see
+ * every op that is (or is about to be) in the kernel: an op is either
+ * recorded with its SQE already in a ring, or has not looked at the
+ * descriptor yet (and will see `closing` / the new deadline when it does).
+ *
+ * Lock order: gr__fd.setlock -> gr__fd.lock -> a ring's sq lock
+ *             gr__fd.setlock -> a P's timer heap lock (gr__timer_start)
+ * gr__timer_start/stop are never called with gr__fd.lock held; the
+ * deadline timer's callback takes gr__fd.lock (and so a ring's sq lock
+ * through gr__io_cancel) and nothing else.
+ */
+#ifndef GR_IO_FD_H
+#define GR_IO_FD_H
+
+#include "core/runtime.h"
+#include "io/ring.h"
+#include <goring/io.h>
+
+/* Direction of an op, for deadlines. 0: no deadline applies. */
+enum { GR__DIR_NONE = 0, GR__DIR_READ = 1, GR__DIR_WRITE = 2 };
+/* Why an op was cancelled by io/ (set under the descriptor lock). */
+enum { GR__WHY_NONE = 0, GR__WHY_DEADLINE = 1, GR__WHY_CLOSE = 2 };
+/* What the fd is (cached per generation; see gr__fd_kind). */
+enum { GR__KIND_UNKNOWN = 0, GR__KIND_SOCKET = 1, GR__KIND_OTHER = 2 };
+
+/* Flags for gr__fd_op. */
+enum {
+    GR__OP_NOLINK   = 1 << 0,  /* prep arms its own timeout: no LINK_TIMEOUT */
+    GR__OP_NOWAIT   = 1 << 1,  /* caller asked for non-blocking: -EAGAIN is final */
+    GR__OP_READ_END = 1 << 2,  /* a read: honours the sticky peer-reset state */
+};
+
+struct gr__fd;
+
+/* One op in flight on an fd; lives on the calling goroutine's stack. */
+struct gr__fdop {
+    struct gr__iop iop;
+    struct gr__fdop *next, *prev;   /* (fd lock) in fd->ops */
+    int64_t armed;                  /* deadline its LINK_TIMEOUT fires at, -1 none */
+    uint8_t dir;
+    uint8_t why;                    /* (fd lock) GR__WHY_* */
+    struct __kernel_timespec ts;    /* the linked timeout's time; read at submit */
+};
+
+struct gr__fdtimer {
+    struct gr__timer t;             /* fires at the deadline moved under ops in flight */
+    struct gr__fd *fd;
+    int dir;
+};
+
+/* The descriptor of fd number `num`. Never freed while the process runs;
+ * reused (gen bumped) when the number is closed and created again. */
+struct gr__fd {
+    gr__mutex lock;                 /* protects everything below but setlock */
+    gr__mutex setlock;              /* serialises gr_set_deadline's timer starts */
+    int num;
+    uint32_t gen;                   /* bumped at each close / creation */
+    bool closing;                   /* gr_close under way: new ops fail */
+    bool reset;                     /* a read saw ECONNRESET: later reads do too */
+    uint8_t kind;                   /* GR__KIND_* */
+    int nops;                       /* ops recorded in ops */
+    struct gr__fdop *ops;           /* doubly linked, head */
+    int64_t deadline[3];            /* [GR__DIR_READ], [GR__DIR_WRITE]; -1 none */
+    struct gr__fdtimer timer[3];    /* [GR__DIR_READ], [GR__DIR_WRITE] */
+    G *closer;                      /* goroutine in gr_close waiting for nops == 0 */
+    bool closer_thread;             /* a plain thread waits on closer_word */
+    _Atomic uint32_t closer_word;   /* 0 waiting, 1 released (futex word) */
+};
+
+/* Fills the op's main SQE. deadline: the absolute time (gr__nanotime) the
+ * op must end by, -1 none (only GR__OP_NOLINK preps use it). */
+typedef void (*gr__prep_fn)(struct io_uring_sqe *sqe, int fd, void *ctx, int64_t deadline);
+
+/* The descriptor of fd, created on first use; NULL for fd out of range. */
+GR_HIDDEN struct gr__fd *gr__fd_get(int fd);
+/* The descriptor if it was ever created, else NULL (no allocation). */
+GR_HIDDEN struct gr__fd *gr__fd_lookup(int fd);
+/* fd was just created by goring (accept, openat, socket): start a new
+ * generation with no deadlines, no reset state, and the given kind. */
+GR_HIDDEN void gr__fd_fresh(int fd, int kind);
+/* GR__KIND_SOCKET or GR__KIND_OTHER (fstat once per generation). */
+GR_HIDDEN int gr__fd_kind(int fd);
+/* Forget a cached kind (an op said ENOTSOCK where a socket was cached). */
+GR_HIDDEN void gr__fd_forget_kind(int fd);
+
+/*
+ * gr__fd_op: run one op on fd through the current P's ring and wait.
+ * dir selects the deadline that applies; extra (absolute, -1 none) is an
+ * additional deadline of the call itself (poll's timeout, dial's timeout).
+ * Returns the CQE's res (>= 0 or -errno), or:
+ *   -EPERM      outside a goroutine
+ *   -EBADF      fd < 0 or beyond the descriptor table
+ *   -ECANCELED  gr_close of fd began before or during the op
+ *   -ETIMEDOUT  the fd's deadline for dir passed
+ *   -ETIME      extra passed (the caller maps it)
+ *   -ECONNRESET a read (GR__OP_READ_END) after the peer reset
+ * A cancel that was neither (the deadline was moved later) resubmits.
+ * -EAGAIN (an O_NONBLOCK fd) waits for readiness with a poll and retries,
+ * unless GR__OP_NOWAIT.
+ */
+GR_HIDDEN int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx,
+                        int64_t extra, unsigned flags);
+
+/* An op not tied to an fd (openat, futex wait, sleeps): submit with an
+ * optional absolute deadline (LINK_TIMEOUT), wait. -ETIME when it passed;
+ * a cancel nobody asked for (a stale one) is returned as -ECANCELED. */
+GR_HIDDEN int gr__io_op(gr__prep_fn prep, void *ctx, int64_t deadline);
+
+/* gr_connect with an extra absolute deadline (-ETIME when it passed). */
+GR_HIDDEN int gr__connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t extra);
+
+/* Ignore SIGPIPE process-wide when its disposition is the default, as Go
+ * does, so a write to a broken pipe returns -EPIPE. Once; any thread. */
+GR_HIDDEN void gr__io_sigpipe_once(void);
+
+/* Reset every descriptor (no ops, no deadlines, new generation): the
+ * runtime that recorded them is gone. Called when gr_main tears down. */
+GR_HIDDEN void gr__fd_teardown(void);
+
+/* An absolute deadline `ns` from now, -1 for ns < 0 (none). */
+static inline int64_t gr__deadline_in(int64_t ns)
+{
+    if (ns < 0)
+        return -1;
+    int64_t now = gr__nanotime();
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
+static inline void gr__ts_abs(struct __kernel_timespec *ts, int64_t when)
+{
+    ts->tv_sec = when / 1000000000;
+    ts->tv_nsec = when % 1000000000;
+}
+
+#endif

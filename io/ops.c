@@ -1,0 +1,388 @@
+/*
+ * io/ops.c: goroutine-blocking I/O calls, each one io_uring request run
+ * through the op engine (io/fd.c), which applies the fd's deadline,
+ * close-cancellation and retries.
+ *
+ * Choices (docs/DESIGN.md, "I/O", has the reasons):
+ * - Writes to a socket go out as IORING_OP_SEND / SENDMSG with
+ *   MSG_NOSIGNAL; writes to anything else as WRITE / WRITEV with SIGPIPE
+ *   ignored process-wide (gr__io_sigpipe_once), so SIGPIPE never fires.
+ * - Reads honour a sticky peer-reset flag: the kernel reports ECONNRESET
+ *   once and then EOF; Go's contract (and ours) is ECONNRESET on every
+ *   later read.
+ * - accept retries ECONNABORTED and backs off on EMFILE/ENFILE with an
+ *   IORING_OP_TIMEOUT recorded on the listener (so gr_close and the
+ *   deadline still end it): 1 ms doubling to 100 ms, as net/http's server
+ *   loop does (5 ms..1 s there; ours is shorter so a freed fd is used soon).
+ */
+#include "io/fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* io_uring lengths are 32-bit; a shorter transfer is a legal result. */
+#define GR_IO_MAXLEN (1u << 30)
+
+static unsigned clamp_len(size_t n)
+{
+    return n > GR_IO_MAXLEN ? GR_IO_MAXLEN : (unsigned)n;
+}
+
+struct rw {
+    int fd;
+    void *buf;
+    const void *cbuf;
+    unsigned len;
+    uint64_t off;
+    int flags;
+    const struct iovec *iov;
+    int iovcnt;
+    struct msghdr *msg;
+    const struct msghdr *cmsg;
+    struct sockaddr *addr;
+    const struct sockaddr *caddr;
+    socklen_t *alen;
+    socklen_t clen;
+    /* accept's backoff sleep */
+    int64_t wake;
+    struct __kernel_timespec ts;
+    /* connect: 0 first attempt, then poll for POLLOUT */
+    int attempts;
+    bool polled;
+};
+
+static void prep_read(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_read(sqe, fd, a->buf, a->len, a->off);
+}
+
+static void prep_write(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_write(sqe, fd, a->cbuf, a->len, a->off);
+}
+
+static void prep_recv(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_recv(sqe, fd, a->buf, a->len, a->flags);
+}
+
+static void prep_send(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_send(sqe, fd, a->cbuf, a->len, a->flags);
+}
+
+static void prep_readv(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_readv(sqe, fd, a->iov, (unsigned)a->iovcnt, a->off);
+}
+
+static void prep_writev(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_writev(sqe, fd, a->iov, (unsigned)a->iovcnt, a->off);
+}
+
+static void prep_recvmsg(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_recvmsg(sqe, fd, a->msg, (unsigned)a->flags);
+}
+
+static void prep_sendmsg(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_sendmsg(sqe, fd, a->cmsg, (unsigned)a->flags);
+}
+
+static void prep_accept(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_accept(sqe, fd, a->addr, a->alen, a->flags);
+}
+
+static void prep_fsync(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    io_uring_prep_fsync(sqe, fd, 0);
+}
+
+static void prep_poll(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_poll_add(sqe, fd, (unsigned)a->flags);
+}
+
+static void prep_connect(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    if (a->attempts++ == 0) {
+        io_uring_prep_connect(sqe, fd, a->caddr, a->clen);
+        a->polled = false;
+    } else {
+        /* A CONNECT resubmitted on a socket already connecting would say
+         * EALREADY: wait for the handshake's end instead (Go's way). */
+        io_uring_prep_poll_add(sqe, fd, POLLOUT);
+        a->polled = true;
+    }
+}
+
+/* Sleep until a->wake (or the deadline, if sooner): accept's backoff. */
+static void prep_sleep(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    int64_t when = a->wake;
+    if (dl >= 0 && dl < when)
+        when = dl;
+    gr__ts_abs(&a->ts, when);
+    io_uring_prep_timeout(sqe, &a->ts, 0, IORING_TIMEOUT_ABS);
+}
+
+static void prep_openat(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
+{
+    struct rw *a = c;
+    io_uring_prep_openat(sqe, a->fd, (const char *)a->cbuf, a->flags, (mode_t)a->off);
+}
+
+/* ---------- sockets ---------- */
+
+int gr_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    struct rw a = { .addr = addr, .alen = len, .flags = flags | SOCK_CLOEXEC };
+    int64_t backoff = 1000000;   /* 1 ms, doubling to 100 ms */
+    for (;;) {
+        int res = gr__fd_op(fd, GR__DIR_READ, prep_accept, &a, -1, 0);
+        if (res >= 0) {
+            gr__fd_fresh(res, GR__KIND_SOCKET);
+            return res;
+        }
+        if (res == -ECONNABORTED)
+            continue;
+        if (res != -EMFILE && res != -ENFILE && res != -ENOBUFS && res != -ENOMEM)
+            return res;
+        /* Out of fds: sleep on the ring, recorded on the listener, and retry. */
+        struct rw s = { .wake = gr__nanotime() + backoff };
+        int r = gr__fd_op(fd, GR__DIR_READ, prep_sleep, &s, -1, GR__OP_NOLINK);
+        if (r != -ETIME && r != 0)
+            return r;   /* -ECANCELED (closed), -ETIMEDOUT (deadline), -EPERM */
+        backoff = backoff * 2 > 100000000 ? 100000000 : backoff * 2;
+    }
+}
+
+int gr__connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t extra)
+{
+    struct rw a = { .caddr = addr, .clen = len };
+    int res = gr__fd_op(fd, GR__DIR_WRITE, prep_connect, &a, extra, 0);
+    if (res == -EINPROGRESS || res == -EALREADY)   /* an O_NONBLOCK socket's answer */
+        res = gr__fd_op(fd, GR__DIR_WRITE, prep_connect, &a, extra, 0);
+    if (res < 0)
+        return res;
+    if (!a.polled)
+        return 0;
+    /* The op was a POLLOUT: the handshake's outcome is in SO_ERROR. */
+    int err = 0;
+    socklen_t l = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+        return -errno;
+    return -err;
+}
+
+int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    if (!addr)
+        return -EFAULT;
+    return gr__connect(fd, addr, len, -1);
+}
+
+ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
+{
+    struct rw a = { .buf = buf, .len = clamp_len(n), .flags = flags };
+    return gr__fd_op(fd, GR__DIR_READ, prep_recv, &a, -1,
+                     GR__OP_READ_END | ((flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0));
+}
+
+ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
+{
+    struct rw a = { .cbuf = buf, .len = clamp_len(n), .flags = flags | MSG_NOSIGNAL };
+    return gr__fd_op(fd, GR__DIR_WRITE, prep_send, &a, -1,
+                     (flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0);
+}
+
+ssize_t gr_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (!msg)
+        return -EFAULT;
+    struct rw a = { .msg = msg, .flags = flags };
+    return gr__fd_op(fd, GR__DIR_READ, prep_recvmsg, &a, -1,
+                     GR__OP_READ_END | ((flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0));
+}
+
+ssize_t gr_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    if (!msg)
+        return -EFAULT;
+    struct rw a = { .cmsg = msg, .flags = flags | MSG_NOSIGNAL };
+    return gr__fd_op(fd, GR__DIR_WRITE, prep_sendmsg, &a, -1,
+                     (flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0);
+}
+
+/* ---------- read and write (any fd) ---------- */
+
+ssize_t gr_read(int fd, void *buf, size_t n)
+{
+    struct rw a = { .buf = buf, .len = clamp_len(n), .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_READ, prep_read, &a, -1, GR__OP_READ_END);
+}
+
+/* One write: SEND on a socket (MSG_NOSIGNAL), WRITE elsewhere. */
+static ssize_t write_once(int fd, const void *buf, size_t n)
+{
+    if (gr__fd_kind(fd) == GR__KIND_SOCKET) {
+        ssize_t r = gr_send(fd, buf, n, 0);
+        if (r != -ENOTSOCK)
+            return r;
+        gr__fd_forget_kind(fd);   /* the number was reused behind our back */
+    }
+    gr__io_sigpipe_once();
+    struct rw a = { .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_WRITE, prep_write, &a, -1, 0);
+}
+
+ssize_t gr_write(int fd, const void *buf, size_t n)
+{
+    if (!gr__getg())
+        return -EPERM;
+    return write_once(fd, buf, n);
+}
+
+ssize_t gr_write_all(int fd, const void *buf, size_t n)
+{
+    if (!gr__getg())
+        return -EPERM;
+    struct gr__fd *d = gr__fd_get(fd);
+    if (!d)
+        return -EBADF;
+    gr__lock(&d->lock);
+    uint32_t gen = d->gen;
+    gr__unlock(&d->lock);
+    const char *p = buf;
+    size_t done = 0;
+    while (done < n || n == 0) {
+        ssize_t r = write_once(fd, p + done, n - done);
+        if (r < 0)
+            return done > 0 ? (ssize_t)done : r;
+        done += (size_t)r;
+        if (n == 0)
+            break;
+        if (r == 0)
+            return done > 0 ? (ssize_t)done : -EIO;   /* a 0-byte write would loop forever */
+        /* Closed and reused between two writes: the rest is not ours to send. */
+        gr__lock(&d->lock);
+        bool same = d->gen == gen;
+        gr__unlock(&d->lock);
+        if (!same && done < n)
+            return (ssize_t)done;
+    }
+    return (ssize_t)done;
+}
+
+ssize_t gr_readv(int fd, const struct iovec *iov, int n)
+{
+    if (n < 0 || n > IOV_MAX)
+        return -EINVAL;
+    struct rw a = { .iov = iov, .iovcnt = n, .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_READ, prep_readv, &a, -1, GR__OP_READ_END);
+}
+
+ssize_t gr_writev(int fd, const struct iovec *iov, int n)
+{
+    if (!gr__getg())
+        return -EPERM;
+    if (n < 0 || n > IOV_MAX)
+        return -EINVAL;
+    if (gr__fd_kind(fd) == GR__KIND_SOCKET) {
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = (struct iovec *)iov;
+        msg.msg_iovlen = (size_t)n;
+        ssize_t r = gr_sendmsg(fd, &msg, 0);
+        if (r != -ENOTSOCK)
+            return r;
+        gr__fd_forget_kind(fd);
+    }
+    gr__io_sigpipe_once();
+    struct rw a = { .iov = iov, .iovcnt = n, .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_WRITE, prep_writev, &a, -1, 0);
+}
+
+ssize_t gr_pread(int fd, void *buf, size_t n, off_t off)
+{
+    if (off < 0)
+        return -EINVAL;
+    struct rw a = { .buf = buf, .len = clamp_len(n), .off = (uint64_t)off };
+    return gr__fd_op(fd, GR__DIR_READ, prep_read, &a, -1, 0);
+}
+
+ssize_t gr_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (off < 0)
+        return -EINVAL;
+    gr__io_sigpipe_once();
+    struct rw a = { .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)off };
+    return gr__fd_op(fd, GR__DIR_WRITE, prep_write, &a, -1, 0);
+}
+
+/* ---------- files ---------- */
+
+int gr_openat(int dfd, const char *path, int flags, mode_t mode)
+{
+    if (!path)
+        return -EFAULT;
+    struct rw a = { .fd = dfd, .cbuf = path, .flags = flags | O_CLOEXEC, .off = mode };
+    int res;
+    do
+        res = gr__io_op(prep_openat, &a, -1);
+    while (res == -ECANCELED || res == -EINTR);   /* nobody cancels an open: stale */
+    if (res >= 0)
+        gr__fd_fresh(res, GR__KIND_UNKNOWN);
+    return res;
+}
+
+int gr_fsync(int fd)
+{
+    return gr__fd_op(fd, GR__DIR_NONE, prep_fsync, NULL, -1, 0);
+}
+
+int gr_poll(int fd, short events, int64_t timeout_ns)
+{
+    if (!gr__getg())
+        return -EPERM;
+    if (fd < 0)
+        return -EBADF;
+    if (timeout_ns == 0) {
+        struct pollfd p = { .fd = fd, .events = events };
+        int r = poll(&p, 1, 0);
+        if (r < 0)
+            return -errno;
+        if (r > 0 && (p.revents & POLLNVAL))
+            return -EBADF;
+        return r > 0 ? p.revents : 0;
+    }
+    struct rw a = { .flags = (unsigned short)events };
+    int r = gr__fd_op(fd, GR__DIR_NONE, prep_poll, &a, gr__deadline_in(timeout_ns), GR__OP_NOWAIT);
+    if (r == -ETIME)
+        return 0;
+    if (r > 0 && (r & POLLNVAL))
+        return -EBADF;
+    return r;
+}
