@@ -367,7 +367,7 @@ static void deadline_fire(void *arg, int64_t now)
     gr__unlock(&d->lock);
 }
 
-int gr_set_deadline(int fd, int which, int64_t deadline_ns)
+static int gr_set_deadline_impl(int fd, int which, int64_t deadline_ns)
 {
     if (fd < 0)
         return -EBADF;
@@ -435,7 +435,7 @@ static int close_number(int fd)
     return 0;
 }
 
-int gr_close(int fd)
+static int gr_close_impl(int fd)
 {
     if (fd < 0)
         return -EBADF;
@@ -519,4 +519,22 @@ void gr__fd_teardown(void)
             gr__unlock(&d->lock);
         }
     }
+}
+
+/* ---------- errno is never touched (API.md): libc calls above may set it ---------- */
+
+int gr_set_deadline(int fd, int which, int64_t deadline_ns)
+{
+    int saved = errno;
+    int r = gr_set_deadline_impl(fd, which, deadline_ns);
+    errno = saved;
+    return r;
+}
+
+int gr_close(int fd)
+{
+    int saved = errno;
+    int r = gr_close_impl(fd);
+    errno = saved;
+    return r;
 }

@@ -93,12 +93,30 @@ int gr_futex_wait_shared(uint32_t *addr, uint32_t val, int64_t timeout_ns)
     return futex_wait(addr, val, timeout_ns, 0);
 }
 
-int gr_futex_wake(uint32_t *addr, int n)
+static int gr_futex_wake_impl(uint32_t *addr, int n)
 {
     return futex_wake(addr, n, FUTEX_WAKE_PRIVATE);
 }
 
-int gr_futex_wake_shared(uint32_t *addr, int n)
+static int gr_futex_wake_shared_impl(uint32_t *addr, int n)
 {
     return futex_wake(addr, n, FUTEX_WAKE);
+}
+
+/* ---------- errno is never touched (API.md): libc calls above may set it ---------- */
+
+int gr_futex_wake(uint32_t *addr, int n)
+{
+    int saved = errno;
+    int r = gr_futex_wake_impl(addr, n);
+    errno = saved;
+    return r;
+}
+
+int gr_futex_wake_shared(uint32_t *addr, int n)
+{
+    int saved = errno;
+    int r = gr_futex_wake_shared_impl(addr, n);
+    errno = saved;
+    return r;
 }

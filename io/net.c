@@ -107,7 +107,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int family, bool 
     return s;
 }
 
-int gr_listen_tcp(const char *addr, int backlog)
+static int gr_listen_tcp_impl(const char *addr, int backlog)
 {
     char host[256], port[32];
     int rc = split_hostport(addr, host, sizeof host, port, sizeof port);
@@ -144,7 +144,7 @@ int gr_listen_tcp(const char *addr, int backlog)
     return s;
 }
 
-int gr_dial_tcp(const char *addr, int64_t timeout_ns)
+static int gr_dial_tcp_impl(const char *addr, int64_t timeout_ns)
 {
     if (!gr__getg())
         return -EPERM;
@@ -183,4 +183,22 @@ int gr_dial_tcp(const char *addr, int64_t timeout_ns)
     }
     freeaddrinfo(res);
     return result;
+}
+
+/* ---------- errno is never touched (API.md): libc calls above may set it ---------- */
+
+int gr_listen_tcp(const char *addr, int backlog)
+{
+    int saved = errno;
+    int r = gr_listen_tcp_impl(addr, backlog);
+    errno = saved;
+    return r;
+}
+
+int gr_dial_tcp(const char *addr, int64_t timeout_ns)
+{
+    int saved = errno;
+    int r = gr_dial_tcp_impl(addr, timeout_ns);
+    errno = saved;
+    return r;
 }

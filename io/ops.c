@@ -197,7 +197,7 @@ int gr__connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t extr
     return -err;
 }
 
-int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
+static int gr_connect_impl(int fd, const struct sockaddr *addr, socklen_t len)
 {
     if (!addr)
         return -EFAULT;
@@ -258,14 +258,14 @@ static ssize_t write_once(int fd, const void *buf, size_t n)
     return gr__fd_op(fd, GR__DIR_WRITE, prep_write, &a, -1, 0);
 }
 
-ssize_t gr_write(int fd, const void *buf, size_t n)
+static ssize_t gr_write_impl(int fd, const void *buf, size_t n)
 {
     if (!gr__getg())
         return -EPERM;
     return write_once(fd, buf, n);
 }
 
-ssize_t gr_write_all(int fd, const void *buf, size_t n)
+static ssize_t gr_write_all_impl(int fd, const void *buf, size_t n)
 {
     if (!gr__getg())
         return -EPERM;
@@ -304,7 +304,7 @@ ssize_t gr_readv(int fd, const struct iovec *iov, int n)
     return gr__fd_op(fd, GR__DIR_READ, prep_readv, &a, -1, GR__OP_READ_END);
 }
 
-ssize_t gr_writev(int fd, const struct iovec *iov, int n)
+static ssize_t gr_writev_impl(int fd, const struct iovec *iov, int n)
 {
     if (!gr__getg())
         return -EPERM;
@@ -333,7 +333,7 @@ ssize_t gr_pread(int fd, void *buf, size_t n, off_t off)
     return gr__fd_op(fd, GR__DIR_READ, prep_read, &a, -1, 0);
 }
 
-ssize_t gr_pwrite(int fd, const void *buf, size_t n, off_t off)
+static ssize_t gr_pwrite_impl(int fd, const void *buf, size_t n, off_t off)
 {
     if (off < 0)
         return -EINVAL;
@@ -363,7 +363,7 @@ int gr_fsync(int fd)
     return gr__fd_op(fd, GR__DIR_NONE, prep_fsync, NULL, -1, 0);
 }
 
-int gr_poll(int fd, short events, int64_t timeout_ns)
+static int gr_poll_impl(int fd, short events, int64_t timeout_ns)
 {
     if (!gr__getg())
         return -EPERM;
@@ -384,5 +384,55 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
         return 0;
     if (r > 0 && (r & POLLNVAL))
         return -EBADF;
+    return r;
+}
+
+/* ---------- errno is never touched (API.md): libc calls above may set it ---------- */
+
+int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int saved = errno;
+    int r = gr_connect_impl(fd, addr, len);
+    errno = saved;
+    return r;
+}
+
+ssize_t gr_write(int fd, const void *buf, size_t n)
+{
+    int saved = errno;
+    ssize_t r = gr_write_impl(fd, buf, n);
+    errno = saved;
+    return r;
+}
+
+ssize_t gr_write_all(int fd, const void *buf, size_t n)
+{
+    int saved = errno;
+    ssize_t r = gr_write_all_impl(fd, buf, n);
+    errno = saved;
+    return r;
+}
+
+ssize_t gr_writev(int fd, const struct iovec *iov, int n)
+{
+    int saved = errno;
+    ssize_t r = gr_writev_impl(fd, iov, n);
+    errno = saved;
+    return r;
+}
+
+ssize_t gr_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    int saved = errno;
+    ssize_t r = gr_pwrite_impl(fd, buf, n, off);
+    errno = saved;
+    return r;
+}
+
+int gr_poll(int fd, short events, int64_t timeout_ns)
+{
+    int saved = errno;
+    int r = gr_poll_impl(fd, events, timeout_ns);
+    errno = saved;
     return r;
 }
