@@ -31,6 +31,11 @@
 #define GR_HIDDEN __attribute__((visibility("hidden")))
 #define gr__likely(x) __builtin_expect(!!(x), 1)
 #define gr__unlikely(x) __builtin_expect(!!(x), 0)
+#if defined(__x86_64__)
+#define gr__cpu_relax() __builtin_ia32_pause()
+#else
+#define gr__cpu_relax() __asm__ volatile("yield" ::: "memory")
+#endif
 
 typedef struct gr_g G;
 typedef struct gr_m M;
@@ -129,6 +134,7 @@ struct gr_g {
     int64_t waitsince;              /* when it parked; for dumps */
     uintptr_t sp_min;               /* lowest sp seen at a switch (deep-use detection) */
     void *asan_fake_stack;
+    unsigned valgrind_id;           /* VALGRIND_STACK_REGISTER id */
     G *alllink;                     /* (allglock) all Gs ever allocated */
     char name[32];
 };
@@ -196,6 +202,11 @@ GR_HIDDEN bool gr__timer_stop(struct gr__timer *t);
 /* Allocation that aborts with a fatal error on failure (runtime data only). */
 GR_HIDDEN void *gr__xmalloc(size_t n);
 GR_HIDDEN void *gr__xcalloc(size_t n, size_t sz);
+
+/* The current P's index in [0, gr__nprocs()), or -1 with no P; and the
+ * number of Ps of the running runtime (0 if none). */
+GR_HIDDEN int gr__pid(void);
+GR_HIDDEN int gr__nprocs(void);
 
 /* Is a runtime running (between gr_main start and teardown)? */
 GR_HIDDEN bool gr__running(void);

@@ -1,0 +1,296 @@
+/*
+ * core/panic.c: fatal errors, goroutine dumps, SIGQUIT and stack overflow.
+ *
+ * A fatal error prints "goring: fatal error: <cause>" and then every
+ * goroutine as Go does ("goroutine N [state]:" and a backtrace), and exits
+ * with status 2 (Go's), or aborts when GRDEBUG=crash=1 so a core dump can
+ * be taken. Parked goroutines are walked through their frame pointers from
+ * the frame gr__swtch saved (the library is built with
+ * -fno-omit-frame-pointer); goroutines running on other threads are listed
+ * without a stack, as Go lists them when it cannot stop them.
+ *
+ * Everything here may run in a signal handler or with runtime locks held:
+ * it writes with write(2), takes no lock it could already hold (allg is
+ * walked under a trylock, else without it), and allocates nothing after
+ * gr__signals_init warmed up backtrace().
+ */
+#include "core/sched.h"
+#include <execinfo.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GR_ALTSTACK_SIZE (64 * 1024)
+#define GR_MAX_FRAMES 32
+
+static _Atomic int throwing;
+static struct sigaction old_segv, old_bus, old_quit;
+static bool handlers_installed;
+
+static const char *const waitreasons[GR_WAIT_N] = {
+    [GR_WAIT_ZERO] = "",
+    [GR_WAIT_CHAN_RECV] = "chan receive",
+    [GR_WAIT_CHAN_SEND] = "chan send",
+    [GR_WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+    [GR_WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+    [GR_WAIT_SELECT] = "select",
+    [GR_WAIT_SELECT_NO_CASES] = "select (no cases)",
+    [GR_WAIT_SLEEP] = "sleep",
+    [GR_WAIT_SEMACQUIRE] = "semacquire",
+    [GR_WAIT_MUTEX] = "sync.Mutex.Lock",
+    [GR_WAIT_RWMUTEX_R] = "sync.RWMutex.RLock",
+    [GR_WAIT_RWMUTEX_W] = "sync.RWMutex.Lock",
+    [GR_WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+    [GR_WAIT_COND] = "sync.Cond.Wait",
+    [GR_WAIT_IO] = "IO wait",
+    [GR_WAIT_FUTEX] = "futex wait",
+    [GR_WAIT_PREEMPTED] = "preempted",
+    [GR_WAIT_SYNC_OTHER] = "sync wait",
+};
+
+const char *gr__waitreason_str(int reason)
+{
+    if (reason <= 0 || reason >= GR_WAIT_N || !waitreasons[reason])
+        return "waiting";
+    return waitreasons[reason];
+}
+
+static void put(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void putu(int fd, uint64_t v)
+{
+    char buf[24];
+    int i = sizeof buf - 1;
+    buf[i] = 0;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(fd, buf + i);
+}
+
+/* Collect return addresses of a switched-out G from its saved frame. */
+static int walk_parked(G *gp, void **pcs, int max)
+{
+    uintptr_t sp = (uintptr_t)gp->sp;
+    if (sp < gp->stack_lo || sp >= gp->stack_hi)
+        return 0;
+#if defined(__x86_64__)
+    uintptr_t fp = ((uintptr_t *)sp)[6];
+    uintptr_t pc = ((uintptr_t *)sp)[7];
+#else
+    uintptr_t fp = ((uintptr_t *)sp)[10];
+    uintptr_t pc = ((uintptr_t *)sp)[11];
+#endif
+    int n = 0;
+    while (n < max && pc) {
+        pcs[n++] = (void *)pc;
+        if (fp < sp || fp + 16 > gp->stack_hi || (fp & 7))
+            break;
+        sp = fp;
+        pc = ((uintptr_t *)fp)[1];
+        fp = ((uintptr_t *)fp)[0];
+    }
+    return n;
+}
+
+static const char *gstate(G *gp, uint32_t st)
+{
+    switch (st) {
+    case GR_GRUNNABLE: return "runnable";
+    case GR_GRUNNING: return "running";
+    case GR_GSYSCALL: return "syscall";
+    case GR_GWAITING: return gr__waitreason_str(gp->waitreason);
+    case GR_GIDLE: return "idle";
+    default: return "dead";
+    }
+}
+
+static void dump_one(int fd, G *gp, G *self)
+{
+    uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
+    if (st == GR_GDEAD || st == GR_GIDLE)
+        return;
+    put(fd, "goroutine ");
+    putu(fd, gp->goid);
+    put(fd, " [");
+    put(fd, gstate(gp, st));
+    put(fd, "]");
+    if (gp->name[0]) {
+        put(fd, " (");
+        put(fd, gp->name);
+        put(fd, ")");
+    }
+    put(fd, ":\n");
+    void *pcs[GR_MAX_FRAMES];
+    int n = 0;
+    if (gp == self) {
+        n = backtrace(pcs, GR_MAX_FRAMES);
+    } else if (st == GR_GWAITING || st == GR_GRUNNABLE) {
+        n = walk_parked(gp, pcs, GR_MAX_FRAMES);
+    } else {
+        put(fd, "\tgoroutine running on other thread; stack unavailable\n\n");
+        return;
+    }
+    if (n > 0)
+        backtrace_symbols_fd(pcs, n, fd);
+    put(fd, "\n");
+}
+
+void gr__dump_goroutines(int fd)
+{
+    G *self = gr__getg();
+    bool locked = gr__trylock(&gr__sched.glock);
+    if (self)
+        dump_one(fd, self, self);
+    int shown = 0;
+    for (G *gp = gr__sched.allg; gp && shown < 10000; gp = gp->alllink) {
+        if (gp == self)
+            continue;
+        dump_one(fd, gp, self);
+        shown++;
+    }
+    if (locked)
+        gr__unlock(&gr__sched.glock);
+}
+
+static _Noreturn void die(void)
+{
+    if (gr__debug.crash) {
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+    _exit(2);
+}
+
+_Noreturn void gr__throw(const char *msg)
+{
+    if (atomic_fetch_add(&throwing, 1) != 0) {
+        /* Another thread is already dying: let it finish the dump. */
+        for (;;)
+            pause();
+    }
+    put(2, "goring: fatal error: ");
+    put(2, msg);
+    put(2, "\n\n");
+    gr__dump_goroutines(2);
+    die();
+}
+
+_Noreturn void gr__throwf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    gr__throw(buf);
+}
+
+_Noreturn void gr__stack_overflow(G *gp)
+{
+    if (atomic_fetch_add(&throwing, 1) != 0)
+        for (;;)
+            pause();
+    put(2, "goring: goroutine ");
+    putu(2, gp->goid);
+    put(2, " stack overflow\n");
+    die();
+}
+
+/* A fault in the guard page under the current goroutine's stack is a
+ * stack overflow; anything else goes to the previous handler (or the
+ * default action, so the program still dies of SIGSEGV). */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    M *mp = gr__getm();
+    G *gp = mp ? mp->curg : NULL;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    if (gp && gp->stack_base && a >= (uintptr_t)gp->stack_base && a < gp->stack_lo)
+        gr__stack_overflow(gp);
+    if (gp && a < gp->stack_lo && a + 65536 >= gp->stack_lo)
+        gr__stack_overflow(gp);
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction) {
+            old->sa_sigaction(sig, si, uc);
+            return;
+        }
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    signal(sig, SIG_DFL);   /* re-fault with the default action */
+}
+
+static void on_quit(int sig)
+{
+    (void)sig;
+    if (atomic_fetch_add(&throwing, 1) != 0)
+        for (;;)
+            pause();
+    put(2, "SIGQUIT: quit\n\n");
+    gr__dump_goroutines(2);
+    die();
+}
+
+void gr__signals_init(void)
+{
+    void *warm[2];
+    backtrace(warm, 2);   /* loads the unwinder now, not in a handler */
+    atomic_store(&throwing, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_quit;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGQUIT, &sa, &old_quit);
+    handlers_installed = true;
+}
+
+void gr__signals_fini(void)
+{
+    if (!handlers_installed)
+        return;
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    handlers_installed = false;
+}
+
+void gr__m_altstack(M *mp)
+{
+    stack_t ss;
+    mp->altstack = malloc(GR_ALTSTACK_SIZE);
+    if (!mp->altstack)
+        return;
+    ss.ss_sp = mp->altstack;
+    ss.ss_size = GR_ALTSTACK_SIZE;
+    ss.ss_flags = 0;
+    sigaltstack(&ss, NULL);
+}
+
+void gr__m_altstack_free(M *mp)
+{
+    free(mp->altstack);
+    mp->altstack = NULL;
+}

@@ -1,0 +1,200 @@
+/*
+ * core/runtime.c: configuration (GR_MAXPROCS default, GRDEBUG), process
+ * set-up (RLIMIT_NOFILE), statistics and version.
+ */
+#include "core/sched.h"
+#include "core/netpoll.h"
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+struct gr__debug gr__debug;
+static struct gr_stats last_stats;
+static gr__mutex stats_lock;
+
+static void debug_defaults(void)
+{
+    memset(&gr__debug, 0, sizeof gr__debug);
+    gr__debug.handoff = 1;
+    gr__debug.retake_ns = 20 * 1000;
+    gr__debug.sysmon_ns = 20 * 1000;
+    gr__debug.preempt_ns = 10 * 1000 * 1000;
+    gr__debug.deadlock = 1;
+    strcpy(gr__debug.poller, "uring");
+}
+
+/* GRDEBUG=name=value,name=value (like GODEBUG). Unknown names are ignored,
+ * as Go ignores unknown GODEBUG settings. */
+void gr__debug_parse(void)
+{
+    debug_defaults();
+    const char *e = getenv("GRDEBUG");
+    if (!e)
+        e = "";
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", e);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            continue;
+        *eq = 0;
+        const char *k = tok, *v = eq + 1;
+        long long n = strtoll(v, NULL, 10);
+        if (!strcmp(k, "schedtrace"))
+            gr__debug.schedtrace_ms = n > 0 ? n : 0;
+        else if (!strcmp(k, "handoff"))
+            gr__debug.handoff = n != 0;
+        else if (!strcmp(k, "retake_us"))
+            gr__debug.retake_ns = n >= 0 ? n * 1000 : gr__debug.retake_ns;
+        else if (!strcmp(k, "sysmon_us"))
+            gr__debug.sysmon_ns = n > 0 ? n * 1000 : gr__debug.sysmon_ns;
+        else if (!strcmp(k, "preempt_ms"))
+            gr__debug.preempt_ns = n > 0 ? n * 1000000 : gr__debug.preempt_ns;
+        else if (!strcmp(k, "deadlock"))
+            gr__debug.deadlock = n != 0;
+        else if (!strcmp(k, "crash"))
+            gr__debug.crash = n != 0;
+        else if (!strcmp(k, "cq_entries"))
+            gr__debug.cq_entries = n > 0 ? (int)n : 0;
+        else if (!strcmp(k, "sq_entries"))
+            gr__debug.sq_entries = n > 0 ? (int)n : 0;
+        else if (!strcmp(k, "poller"))
+            snprintf(gr__debug.poller, sizeof gr__debug.poller, "%s", v);
+    }
+    const char *tb = getenv("GOTRACEBACK");
+    if (tb && !strcmp(tb, "crash"))
+        gr__debug.crash = 1;
+    /* Go raises the soft RLIMIT_NOFILE to the hard limit at start. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* CPUs in the affinity mask, lowered by a cgroup v2 cpu.max quota
+ * (rounded up, at least 2 unless fewer CPUs), as Go 1.25 does. */
+int gr__default_procs(void)
+{
+    cpu_set_t set;
+    int n = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = 1;
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char path[512] = "";
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "0::", 3)) {
+                line[strcspn(line, "\n")] = 0;
+                snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", line + 3);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (path[0]) {
+        f = fopen(path, "re");
+        if (f) {
+            char quota[64];
+            long long period = 0;
+            if (fscanf(f, "%63s %lld", quota, &period) == 2 && strcmp(quota, "max") != 0 && period > 0) {
+                long long q = strtoll(quota, NULL, 10);
+                long long lim = (q + period - 1) / period;
+                if (lim < 2)
+                    lim = 2;
+                if (lim < n)
+                    n = (int)lim;
+            }
+            fclose(f);
+        }
+    }
+    return n > GR_MAX_PROCS ? GR_MAX_PROCS : n;
+}
+
+int gr_maxprocs(void)
+{
+    if (gr__running())
+        return gr__sched.nprocs;
+    int n = gr__default_procs();
+    const char *e = getenv("GR_MAXPROCS");
+    if (e && *e) {
+        long v = strtol(e, NULL, 10);
+        if (v > 0)
+            n = v > GR_MAX_PROCS ? GR_MAX_PROCS : (int)v;
+    }
+    return n;
+}
+
+static void stats_fill(struct gr_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    int64_t ng = atomic_load(&gr__sched.ngoroutines);
+    st->goroutines = ng > 0 ? (uint64_t)ng : 0;
+    st->goroutines_created = atomic_load(&gr__sched.ngcreated);
+    st->ps = (uint32_t)gr__sched.nprocs;
+    st->idle_ps = (uint32_t)atomic_load(&gr__sched.npidle);
+    gr__lock(&gr__sched.lock);
+    uint32_t ms = 0;
+    for (M *mp = gr__sched.allm; mp; mp = mp->alllink)
+        ms++;
+    st->ms = ms;
+    st->idle_ms = (uint32_t)gr__sched.nmidle;
+    gr__unlock(&gr__sched.lock);
+    st->spinning_ms = (uint32_t)atomic_load(&gr__sched.nmspinning);
+    st->ms_created = atomic_load(&gr__sched.nmcreated);
+    uint64_t steals = 0;
+    for (int i = 0; gr__sched.allp && i < gr__sched.nprocs; i++)
+        steals += atomic_load(&gr__sched.allp[i]->steals);
+    st->steals = steals;
+    st->handoffs = atomic_load(&gr__sched.nhandoffs);
+    st->retakes = atomic_load(&gr__sched.nretakes);
+    st->syscalls = atomic_load(&gr__sched.nsyscalls);
+    st->sqes_submitted = atomic_load(&gr__sched.nsqes);
+    st->cqes_reaped = atomic_load(&gr__sched.ncqes);
+    st->enter_calls = atomic_load(&gr__sched.nenters);
+    st->timers_fired = atomic_load(&gr__sched.ntimers_fired);
+    st->preempt_requests = atomic_load(&gr__sched.npreempt);
+    st->stacks_unguarded = atomic_load(&gr__sched.nstacks_unguarded);
+}
+
+void gr__stats_snapshot(void)
+{
+    gr__lock(&stats_lock);
+    stats_fill(&last_stats);
+    gr__unlock(&stats_lock);
+}
+
+void gr_stats(struct gr_stats *out)
+{
+    if (!out)
+        return;
+    if (gr__running()) {
+        stats_fill(out);
+        return;
+    }
+    gr__lock(&stats_lock);
+    *out = last_stats;
+    gr__unlock(&stats_lock);
+}
+
+void gr__stat_add_io(uint64_t sqes, uint64_t cqes, uint64_t enters)
+{
+    if (sqes)
+        atomic_fetch_add_explicit(&gr__sched.nsqes, sqes, memory_order_relaxed);
+    if (cqes)
+        atomic_fetch_add_explicit(&gr__sched.ncqes, cqes, memory_order_relaxed);
+    if (enters)
+        atomic_fetch_add_explicit(&gr__sched.nenters, enters, memory_order_relaxed);
+}
+
+const char *gr_version(void)
+{
+    return "0.1.0";
+}

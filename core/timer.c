@@ -1,0 +1,276 @@
+/*
+ * core/timer.c: runtime timers on per-P heaps.
+ *
+ * Each P has a binary min-heap of timers ordered by `when`, under the P's
+ * timer lock. The M holding a P runs its due timers on every scheduler
+ * pass; a stealing M runs a busy P's due timers; sysmon runs timers that
+ * stay overdue on a P whose M is busy in a long goroutine. A P with timers
+ * never goes on the idle list: its M blocks in its ring with the next
+ * timer as timeout (core/sched.c).
+ *
+ * Invariants:
+ * - t->pp != NULL iff t is in pp's heap; t->pp, t->idx and t->when change
+ *   only under pp->timers.lock. t->pp is atomic so that stop/start can find
+ *   the heap without a lock, then re-check under it.
+ * - t->seq (atomic, seq_cst) is bumped by every start and stop; a periodic
+ *   timer is re-added after its f only if seq did not change meanwhile,
+ *   so a stop or reset during f wins.
+ * - t->running counts f calls in progress (incremented under the heap lock
+ *   before the lock is dropped, decremented after f, release). It is the
+ *   last field of t the firing thread touches; gr__timer_stop waits for it
+ *   to drop to zero, so the struct may be freed right after stop.
+ * - timers.timer0when mirrors heap[0]->when (0: empty), seq_cst: it pairs
+ *   with the polling flag of the P (an M about to block re-reads it after
+ *   announcing the poll; an adder from another thread reads polling after
+ *   publishing the timer).
+ * - Lock order: a P's timer lock is a leaf: f runs with no lock held.
+ */
+#include "core/sched.h"
+#include "core/netpoll.h"
+#include <sched.h>
+#include <stdlib.h>
+
+static _Atomic int64_t ntimers;      /* timers in all heaps */
+static __thread struct gr__timer *tls_firing __attribute__((tls_model("initial-exec")));
+
+void gr__timers_init(P *pp)
+{
+    pp->timers.cap = 64;
+    pp->timers.heap = gr__xcalloc((size_t)pp->timers.cap, sizeof(struct gr__timer *));
+    pp->timers.len = 0;
+    atomic_store(&pp->timers.timer0when, 0);
+}
+
+void gr__timers_destroy(P *pp)
+{
+    struct gr__timers *ts = &pp->timers;
+    for (int32_t i = 0; i < ts->len; i++)
+        atomic_store(&ts->heap[i]->pp, NULL);
+    atomic_fetch_sub(&ntimers, ts->len);
+    free(ts->heap);
+    ts->heap = NULL;
+    ts->len = ts->cap = 0;
+}
+
+int64_t gr__timers_count(void)
+{
+    return atomic_load_explicit(&ntimers, memory_order_seq_cst);
+}
+
+int64_t gr__timers_next(P *pp)
+{
+    return atomic_load_explicit(&pp->timers.timer0when, memory_order_seq_cst);
+}
+
+static void heap_set(struct gr__timers *ts, int32_t i, struct gr__timer *t)
+{
+    ts->heap[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(struct gr__timers *ts, int32_t i)
+{
+    struct gr__timer *t = ts->heap[i];
+    while (i > 0) {
+        int32_t parent = (i - 1) / 2;
+        if (ts->heap[parent]->when <= t->when)
+            break;
+        heap_set(ts, i, ts->heap[parent]);
+        i = parent;
+    }
+    heap_set(ts, i, t);
+}
+
+static void sift_down(struct gr__timers *ts, int32_t i)
+{
+    struct gr__timer *t = ts->heap[i];
+    for (;;) {
+        int32_t c = 2 * i + 1;
+        if (c >= ts->len)
+            break;
+        if (c + 1 < ts->len && ts->heap[c + 1]->when < ts->heap[c]->when)
+            c++;
+        if (t->when <= ts->heap[c]->when)
+            break;
+        heap_set(ts, i, ts->heap[c]);
+        i = c;
+    }
+    heap_set(ts, i, t);
+}
+
+static void update_t0(struct gr__timers *ts)
+{
+    atomic_store_explicit(&ts->timer0when, ts->len ? ts->heap[0]->when : 0, memory_order_seq_cst);
+}
+
+/* Push t on pp's heap; pp's timer lock held. */
+static void heap_push(P *pp, struct gr__timer *t)
+{
+    struct gr__timers *ts = &pp->timers;
+    if (ts->len == ts->cap) {
+        int32_t ncap = ts->cap * 2;
+        struct gr__timer **nh = realloc(ts->heap, (size_t)ncap * sizeof *nh);
+        if (!nh)
+            gr__throw("out of memory growing a timer heap");
+        ts->heap = nh;
+        ts->cap = ncap;
+    }
+    ts->heap[ts->len] = t;
+    t->idx = ts->len++;
+    atomic_store_explicit(&t->pp, pp, memory_order_release);
+    sift_up(ts, t->idx);
+    atomic_fetch_add_explicit(&ntimers, 1, memory_order_seq_cst);
+    if (t->idx == 0)
+        update_t0(ts);
+}
+
+/* Remove heap[i]; lock held. */
+static void heap_remove(P *pp, int32_t i)
+{
+    struct gr__timers *ts = &pp->timers;
+    struct gr__timer *t = ts->heap[i];
+    int32_t last = --ts->len;
+    if (i != last) {
+        heap_set(ts, i, ts->heap[last]);
+        sift_down(ts, i);
+        sift_up(ts, ts->heap[i]->idx == i ? i : ts->heap[i]->idx);
+    }
+    ts->heap[last] = NULL;
+    t->idx = -1;
+    atomic_store_explicit(&t->pp, NULL, memory_order_release);
+    atomic_fetch_sub_explicit(&ntimers, 1, memory_order_seq_cst);
+    update_t0(ts);
+}
+
+/* Remove t from whatever heap holds it; true if it was there. */
+static bool timer_unlink(struct gr__timer *t)
+{
+    for (;;) {
+        P *pp = atomic_load_explicit(&t->pp, memory_order_acquire);
+        if (!pp)
+            return false;
+        gr__lock(&pp->timers.lock);
+        if (atomic_load_explicit(&t->pp, memory_order_relaxed) != pp) {
+            gr__unlock(&pp->timers.lock);
+            continue;
+        }
+        heap_remove(pp, t->idx);
+        gr__unlock(&pp->timers.lock);
+        return true;
+    }
+}
+
+void gr__timer_init(struct gr__timer *t, void (*f)(void *, int64_t), void *arg)
+{
+    t->when = 0;
+    t->period = 0;
+    t->f = f;
+    t->arg = arg;
+    atomic_store_explicit(&t->pp, NULL, memory_order_relaxed);
+    t->idx = -1;
+    atomic_store_explicit(&t->seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->running, 0, memory_order_relaxed);
+}
+
+/* A timer was added to pp by a thread that does not hold it: make sure an
+ * M watches pp's heap (break its poll, or take it off the idle list). */
+static void wake_timer_p(P *pp)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    uint32_t one = 1;
+    if (atomic_load_explicit(&pp->polling, memory_order_seq_cst) == 1 &&
+        atomic_compare_exchange_strong_explicit(&pp->polling, &one, 2, memory_order_seq_cst,
+                                                memory_order_relaxed)) {
+        gr__netpoll_break(pp);
+        return;
+    }
+    if (atomic_load_explicit(&pp->status, memory_order_seq_cst) != GR_PIDLE)
+        return;
+    gr__lock(&gr__sched.lock);
+    P **link = &gr__sched.pidle;
+    while (*link && *link != pp)
+        link = &(*link)->link;
+    if (!*link) {
+        gr__unlock(&gr__sched.lock);
+        return;
+    }
+    *link = pp->link;
+    pp->link = NULL;
+    atomic_fetch_sub_explicit(&gr__sched.npidle, 1, memory_order_seq_cst);
+    gr__unlock(&gr__sched.lock);
+    gr__handoffp(pp);
+}
+
+bool gr__timer_start(struct gr__timer *t, int64_t when, int64_t period)
+{
+    atomic_fetch_add_explicit(&t->seq, 1, memory_order_seq_cst);
+    bool pending = timer_unlink(t);
+    M *mp = gr__getm();
+    P *pp = mp ? mp->p : NULL;
+    bool foreign = pp == NULL;
+    if (foreign) {
+        if (!gr__running() || !gr__sched.allp)
+            return pending;
+        pp = gr__sched.allp[gr__fastrandn((uint32_t)gr__sched.nprocs)];
+    }
+    gr__lock(&pp->timers.lock);
+    t->when = when;
+    t->period = period > 0 ? period : 0;
+    heap_push(pp, t);
+    gr__unlock(&pp->timers.lock);
+    if (foreign)
+        wake_timer_p(pp);
+    return pending;
+}
+
+bool gr__timer_stop(struct gr__timer *t)
+{
+    atomic_fetch_add_explicit(&t->seq, 1, memory_order_seq_cst);
+    bool removed = timer_unlink(t);
+    if (tls_firing == t)
+        return removed;   /* stopped from its own f */
+    int spins = 0;
+    while (atomic_load_explicit(&t->running, memory_order_acquire) != 0) {
+        removed |= timer_unlink(t);
+        if (++spins > 100)
+            sched_yield();
+        else
+            gr__cpu_relax();
+    }
+    /* A periodic re-add that raced with our seq bump is visible now. */
+    removed |= timer_unlink(t);
+    return removed;
+}
+
+int64_t gr__timers_run(P *pp, int64_t now)
+{
+    struct gr__timers *ts = &pp->timers;
+    if (!gr__trylock(&ts->lock))
+        return atomic_load_explicit(&ts->timer0when, memory_order_relaxed);
+    while (ts->len > 0 && ts->heap[0]->when <= now) {
+        struct gr__timer *t = ts->heap[0];
+        heap_remove(pp, 0);
+        uint32_t seq = atomic_load_explicit(&t->seq, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&t->running, 1, memory_order_relaxed);
+        gr__unlock(&ts->lock);
+
+        struct gr__timer *outer = tls_firing;
+        tls_firing = t;
+        t->f(t->arg, now);
+        tls_firing = outer;
+        atomic_fetch_add_explicit(&gr__sched.ntimers_fired, 1, memory_order_relaxed);
+
+        gr__lock(&ts->lock);
+        if (t->period > 0 && atomic_load_explicit(&t->seq, memory_order_seq_cst) == seq &&
+            atomic_load_explicit(&t->pp, memory_order_relaxed) == NULL) {
+            /* Next multiple of period after now: missed ticks are skipped. */
+            int64_t w = t->when + t->period * (1 + (now - t->when) / t->period);
+            t->when = w;
+            heap_push(pp, t);
+        }
+        atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
+    }
+    int64_t next = ts->len ? ts->heap[0]->when : 0;
+    gr__unlock(&ts->lock);
+    return next;
+}
