@@ -37,6 +37,13 @@
  * - The waiter count counts goroutines that committed to park (CAS adding
  *   1<<MWAITER_SHIFT succeeded); unlock subtracts one when it wakes one.
  * - No runtime lock is held by this file.
+ * - Preemption: goring's is cooperative (sysmon asks, the goroutine yields
+ *   at its next runtime call), so both slow paths call gr__checkpreempt: a
+ *   goroutine that re-locks in a tight loop yields there once its slice is
+ *   over, and the waiter gets its turn (Go gets this from async
+ *   preemption). The unlock fast path checks every 64th call
+ *   (gr__sync_maybe_preempt), so a goroutine looping on an uncontended
+ *   mutex cannot hold its P forever either; it is not holding m then.
  */
 #include <goring/sync.h>
 
@@ -69,6 +76,7 @@ static void lock_slow(gr_mutex *m)
 {
     if (gr__unlikely(gr__getg() == NULL))
         gr__throw("sync: gr_mutex_lock called outside a goroutine on a held mutex");
+    gr__checkpreempt();
 
     _Atomic int32_t *st = MSTATE(m);
     int64_t wait_start = 0;
@@ -175,14 +183,18 @@ static void unlock_slow(gr_mutex *m, int32_t new)
         /* Nobody to wake, or somebody already awake, locked or starving:
          * they will take care of it. */
         if ((old >> MWAITER_SHIFT) == 0 || (old & (MLOCKED | MWOKEN | MSTARVING)))
-            return;
+            break;
         new = (old - (1 << MWAITER_SHIFT)) | MWOKEN;
         if (atomic_compare_exchange_weak_explicit(st, &old, new,
                 memory_order_acq_rel, memory_order_relaxed)) {
             gr__semrelease(&m->sema, false);
-            return;
+            break;
         }
     }
+    /* Others wait for this mutex: a goroutine re-locking it in a loop must
+     * still yield when sysmon asks (preemption is cooperative), or on one P
+     * the waiter it just readied would never run. */
+    gr__checkpreempt();
 }
 
 void gr_mutex_unlock(gr_mutex *m)
@@ -191,4 +203,6 @@ void gr_mutex_unlock(gr_mutex *m)
                                             memory_order_release) - MLOCKED;
     if (gr__unlikely(new != 0))
         unlock_slow(m, new);
+    else
+        gr__sync_maybe_preempt();
 }

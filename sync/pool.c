@@ -76,12 +76,18 @@ gr_pool *gr_pool_new(void *(*new_fn)(void *), void (*free_fn)(void *, void *), v
     return p;
 }
 
+/* A thread with no P sticks to one shard (picked at random once), so what
+ * it puts it finds again. 0: not picked yet. */
+static __thread uint32_t tls_shard_plus1;
+
 static uint32_t shard_index(gr_pool *p)
 {
     int pid = gr__pid();
     if (pid >= 0)
         return (uint32_t)pid % p->nshards;
-    return gr__fastrandn(p->nshards);
+    if (tls_shard_plus1 == 0)
+        tls_shard_plus1 = gr__fastrand() | 1;
+    return (tls_shard_plus1 >> 1) % p->nshards;
 }
 
 static void *shared_pop(struct pool_shard *s)
@@ -110,6 +116,14 @@ void *gr_pool_get(gr_pool *p)
         return x;
     for (uint32_t k = 1; k < p->nshards; k++) {
         if ((x = shared_pop(&p->shards[(i + k) % p->nshards])))
+            return x;
+    }
+    /* Last, other shards' private slots: Go leaves them to their P, but a
+     * cached object is cheaper than a new one and the slot is atomic. */
+    for (uint32_t k = 1; k < p->nshards; k++) {
+        struct pool_shard *o = &p->shards[(i + k) % p->nshards];
+        if (atomic_load_explicit(&o->private, memory_order_relaxed) &&
+            (x = atomic_exchange_explicit(&o->private, NULL, memory_order_acquire)))
             return x;
     }
     return p->new_fn ? p->new_fn(p->arg) : NULL;

@@ -72,6 +72,8 @@ void gr_rwmutex_runlock(gr_rwmutex *rw)
     int32_t r = atomic_fetch_sub_explicit(RCOUNT(rw), 1, memory_order_release) - 1;
     if (gr__unlikely(r < 0))
         runlock_slow(rw, r);
+    else
+        gr__sync_maybe_preempt();   /* see sema.h; unlock goes via gr_mutex_unlock */
 }
 
 void gr_rwmutex_lock(gr_rwmutex *rw)

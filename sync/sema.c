@@ -50,6 +50,8 @@
 
 #define GR__SEMTAB 251
 
+__thread uint32_t gr__sync_tick __attribute__((tls_model("initial-exec")));
+
 struct semwaiter {
     G *g;
     _Atomic uint32_t *addr;

@@ -83,12 +83,24 @@ static inline void gr__procyield(int n)
     }
 }
 
-/* ---------- things core exports for sync (see docs/TEAM.md) ---------- */
+/* ---------- preemption points in fast paths ---------- */
 
-/* The current P's index in [0, gr__nprocs()), or -1 (no P: not an M, or a
- * thread in a system call). */
-GR_HIDDEN int gr__pid(void);
-/* Number of Ps of the running runtime (0 when none runs). */
-GR_HIDDEN int gr__nprocs(void);
+/*
+ * Preemption is cooperative: a goroutine yields when sysmon asked it to and
+ * it calls gr__checkpreempt. A goroutine looping on uncontended lock/unlock
+ * never reaches a slow path, so the unlock fast paths count calls in a
+ * per-thread tick (initial-exec TLS: one fs-relative add) and check every
+ * GR__PREEMPT_EVERY-th. The tick is per thread, not per goroutine: it only
+ * samples, so a goroutine moving between threads does not matter.
+ */
+#define GR__PREEMPT_EVERY 64
+extern GR_HIDDEN __thread uint32_t gr__sync_tick __attribute__((tls_model("initial-exec")));
+static inline void gr__sync_maybe_preempt(void)
+{
+    if (gr__unlikely((++gr__sync_tick & (GR__PREEMPT_EVERY - 1)) == 0))
+        gr__checkpreempt();
+}
+
+/* gr__pid() and gr__nprocs() (per-P data) come from core/runtime.h. */
 
 #endif
