@@ -16,7 +16,7 @@ static void check_window(const char *what, int64_t elapsed, int64_t lo, int64_t 
 
 static void deadline_fires_on_time(void *arg)
 {
-    int c, s;
+    int c = -1, s = -1;
     IO_CHECK_EQ(io_pair(&c, &s), 0);
     char b[8];
     int64_t t0 = gr_nanotime();
@@ -53,7 +53,7 @@ static void set_later(void *arg)
 
 static void moved_earlier(void *arg)
 {
-    int c, s;
+    int c = -1, s = -1;
     IO_CHECK_EQ(io_pair(&c, &s), 0);
     int64_t t0 = gr_nanotime();
     struct later l = { s, t0 + 120 * MS };
@@ -86,7 +86,7 @@ static void close_later(void *arg)
 
 static void close_wakes_promptly(void *arg)
 {
-    int c, s;
+    int c = -1, s = -1;
     IO_CHECK_EQ(io_pair(&c, &s), 0);
     struct closer cl = { .fd = s };
     gr_go(close_later, &cl);
@@ -103,7 +103,7 @@ Test(io_timing, close_wakes_blocked_reader_promptly, .timeout = 30)
 
 static void poll_and_dial_timeouts(void *arg)
 {
-    int c, s;
+    int c = -1, s = -1;
     IO_CHECK_EQ(io_pair(&c, &s), 0);
     int64_t t0 = gr_nanotime();
     IO_CHECK_EQ(gr_poll(s, POLLIN, 100 * MS), 0);
@@ -142,7 +142,7 @@ static void spinner(void *arg)
 
 static void completion_latency(void *arg)
 {
-    int c, s;
+    int c = -1, s = -1;
     IO_CHECK_EQ(io_pair(&c, &s), 0);
     gr_go(spinner, NULL);
     gr_go(spinner, NULL);
