@@ -117,7 +117,7 @@ void gr__waitq_remove(struct gr__waitq *q, struct gr__sudog *sg)
 void gr__chan_buf_put(gr_chan *c, const void *elem)
 {
     if (c->elemsize)
-        memcpy(gr__chanbuf(c, c->sendx), elem, c->elemsize);
+        gr__elemcpy(gr__chanbuf(c, c->sendx), elem, c->elemsize);
     if (++c->sendx == c->dataqsiz)
         c->sendx = 0;
     atomic_store_explicit(&c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) + 1,
@@ -128,7 +128,7 @@ void gr__chan_buf_take(gr_chan *c, void *elem)
 {
     void *qp = gr__chanbuf(c, c->recvx);
     if (elem && c->elemsize)
-        memcpy(elem, qp, c->elemsize);
+        gr__elemcpy(elem, qp, c->elemsize);
     if (++c->recvx == c->dataqsiz)
         c->recvx = 0;
     atomic_store_explicit(&c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) - 1,
@@ -147,22 +147,22 @@ void gr__chan_send_copy(gr_chan *c, struct gr__sudog *sg, const void *elem)
 {
     /* A receiver waits only when the buffer is empty: hand over directly. */
     if (sg->elem && c->elemsize)
-        memcpy(sg->elem, elem, c->elemsize);
+        gr__elemcpy(sg->elem, elem, c->elemsize);
 }
 
 void gr__chan_recv_copy(gr_chan *c, struct gr__sudog *sg, void *elem)
 {
     if (c->dataqsiz == 0) {
         if (elem && c->elemsize)
-            memcpy(elem, sg->elem, c->elemsize);
+            gr__elemcpy(elem, sg->elem, c->elemsize);
     } else {
         /* The buffer is full (a sender waits): take its head, and put the
          * sender's value at the tail, which is the same slot. */
         void *qp = gr__chanbuf(c, c->recvx);
         if (c->elemsize) {
             if (elem)
-                memcpy(elem, qp, c->elemsize);
-            memcpy(qp, sg->elem, c->elemsize);
+                gr__elemcpy(elem, qp, c->elemsize);
+            gr__elemcpy(qp, sg->elem, c->elemsize);
         }
         if (++c->recvx == c->dataqsiz)
             c->recvx = 0;

@@ -63,6 +63,18 @@ static inline void *gr__chanbuf(gr_chan *c, size_t i)
     return c->buf + i * c->elemsize;
 }
 
+/* Copy one element. Word-sized elements, the common case, skip the call
+ * into memcpy. */
+static inline void gr__elemcpy(void *dst, const void *src, size_t n)
+{
+    switch (n) {
+    case 8: __builtin_memcpy(dst, src, 8); break;
+    case 4: __builtin_memcpy(dst, src, 4); break;
+    case 16: __builtin_memcpy(dst, src, 16); break;
+    default: __builtin_memcpy(dst, src, n); break;
+    }
+}
+
 /* Queue operations; c->lock held. */
 GR_HIDDEN void gr__waitq_enqueue(struct gr__waitq *q, struct gr__sudog *sg);
 GR_HIDDEN struct gr__sudog *gr__waitq_dequeue(struct gr__waitq *q);

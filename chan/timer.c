@@ -35,6 +35,7 @@
 struct gr_timer {
     gr__mutex mu;           /* serialises stop/reset/free */
     int64_t period;         /* (mu) 0: one-shot */
+    bool active;            /* (mu) armed by new/reset and not stopped since */
     struct gr__timer rt;    /* the runtime timer; f = timer_fire */
     gr_chan ch;             /* GR__CHAN_TIMER, cap 1, elem int64_t */
     int64_t slot;           /* ch's buffer */
@@ -82,6 +83,7 @@ gr_timer *gr_timer_new(int64_t ns, int64_t period_ns)
         return NULL;
     }
     t->period = period_ns;
+    t->active = true;
     gr__chan_init(&t->ch, sizeof(int64_t), 1, &t->slot, GR__CHAN_TIMER);
     gr__timer_init(&t->rt, timer_fire, t);
     gr__timer_start(&t->rt, deadline(ns), period_ns);
@@ -94,14 +96,18 @@ gr_chan *gr_timer_chan(gr_timer *t)
 }
 
 /* Stop the runtime timer and drop an undelivered value; t->mu held.
- * True if a fire was pending or a fired value had not been received. */
+ * True if a fire was pending or a fired value had not been received, and
+ * for a ticker whenever it was running: its runtime timer may be between
+ * a firing and its re-arm (not in any heap) at the moment it is stopped. */
 static bool stop_locked(gr_timer *t)
 {
     bool pending = gr__timer_stop(&t->rt);
     gr__lock(&t->ch.lock);
     size_t drained = gr__chan_drain_locked(&t->ch);
     gr__unlock(&t->ch.lock);
-    return pending || drained > 0;
+    pending = pending || drained > 0 || (t->period > 0 && t->active);
+    t->active = false;
+    return pending;
 }
 
 int gr_timer_stop(gr_timer *t)
@@ -131,6 +137,7 @@ int gr_timer_reset(gr_timer *t, int64_t ns)
     if (t->period > 0)
         t->period = ns; /* Go: Ticker.Reset also sets the period */
     gr__timer_start(&t->rt, deadline(ns), t->period);
+    t->active = true;
     gr__unlock(&t->mu);
     return pending;
 }
