@@ -40,7 +40,8 @@ typedef struct { int32_t state; uint32_t sema; } gr_mutex;
  * FIFO queue; a waiter that waited over 1 ms switches m to starvation mode
  * where each unlock hands m directly to the longest waiter.
  * Not recursive: locking a mutex the caller holds deadlocks (as in Go).
- * Fatal when m is held and the caller is not a goroutine.
+ * Outside a goroutine: fine while m is free; fatal ("sync: gr_mutex_lock
+ * called outside a goroutine") when it would have to park.
  * Source: Go sync.Mutex.Lock.
  */
 GR_API void gr_mutex_lock(gr_mutex *m);
