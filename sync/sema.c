@@ -239,6 +239,17 @@ void gr__semrelease_n(uint32_t *word, uint32_t n)
     }
 }
 
+void gr__sema_reset(void)
+{
+    for (int i = 0; i < GR__SEMTAB; i++) {
+        struct semroot *root = &semtable[i].root;
+        gr__lock(&root->lock);
+        root->heads = NULL;
+        atomic_store_explicit(&root->nwait, 0, memory_order_relaxed);
+        gr__unlock(&root->lock);
+    }
+}
+
 /* ---------- notify list ---------- */
 
 struct gr__notifywaiter {
