@@ -19,21 +19,22 @@
 
 struct buf { gr_chan *c, *pdone, *cdone; int64_t per; };
 
+/* Producers and consumers copy *arg (in run()'s frame) before use. */
 static void producer(void *arg)
 {
-    struct buf *b = arg;
-    for (int64_t i = 0; i < b->per; i++)
-        gr_chan_send(b->c, &i);
-    gr_chan_send(b->pdone, NULL);
+    struct buf b = *(struct buf *)arg;
+    for (int64_t i = 0; i < b.per; i++)
+        gr_chan_send(b.c, &i);
+    gr_chan_send(b.pdone, NULL);
 }
 
 static void consumer(void *arg)
 {
-    struct buf *b = arg;
+    struct buf b = *(struct buf *)arg;
     int64_t v, sum = 0;
-    while (gr_chan_recv(b->c, &v) == 0)
+    while (gr_chan_recv(b.c, &v) == 0)
         sum += v;
-    gr_chan_send(b->cdone, &sum);
+    gr_chan_send(b.cdone, &sum);
 }
 
 static int64_t run(int64_t n, int np, int nc)

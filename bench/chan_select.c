@@ -20,9 +20,11 @@ struct prod { gr_chan *c; int n; };
 
 static void producer(void *arg)
 {
-    struct prod *p = arg;
-    for (int i = 0; i < p->n; i++)
-        gr_chan_send(p->c, &i);
+    /* A copy: *arg is in run()'s frame, which the next run() reuses while
+     * this goroutine may still be returning from its last send. */
+    struct prod p = *(struct prod *)arg;
+    for (int i = 0; i < p.n; i++)
+        gr_chan_send(p.c, &i);
 }
 
 static int64_t run(int n)

@@ -221,9 +221,8 @@ static int recv_locked(gr_chan *c, void *elem)
 }
 
 /* Park the caller in q of locked c until a peer or close wakes it. */
-static int block_locked(gr_chan *c, struct gr__waitq *q, void *elem, int reason)
+static int block_locked(gr_chan *c, G *gp, struct gr__waitq *q, void *elem, int reason)
 {
-    G *gp = gr__getg();
     struct gr__sudog sg = {
         .g = gp, .elem = elem, .c = c, .isselect = false,
     };
@@ -270,30 +269,32 @@ int gr_chan_send(gr_chan *c, const void *elem)
 {
     if (gr__unlikely(!c || (!elem && c->elemsize) || (c->flags & GR__CHAN_TIMER)))
         return -EINVAL;
-    if (gr__unlikely(!gr__getg()))
+    G *gp = gr__getg();
+    if (gr__unlikely(!gp))
         return -EPERM;
     gr__lock(&c->lock);
     int r = send_locked(c, elem);
     if (r != -EAGAIN) {
-        gr__checkpreempt();
+        gr__maybe_preempt(gp);
         return r;
     }
-    return block_locked(c, &c->sendq, (void *)elem, GR_WAIT_CHAN_SEND);
+    return block_locked(c, gp, &c->sendq, (void *)elem, GR_WAIT_CHAN_SEND);
 }
 
 int gr_chan_recv(gr_chan *c, void *elem)
 {
     if (gr__unlikely(!c))
         return -EINVAL;
-    if (gr__unlikely(!gr__getg()))
+    G *gp = gr__getg();
+    if (gr__unlikely(!gp))
         return -EPERM;
     gr__lock(&c->lock);
     int r = recv_locked(c, elem);
     if (r != -EAGAIN) {
-        gr__checkpreempt();
+        gr__maybe_preempt(gp);
         return r;
     }
-    return block_locked(c, &c->recvq, elem, GR_WAIT_CHAN_RECV);
+    return block_locked(c, gp, &c->recvq, elem, GR_WAIT_CHAN_RECV);
 }
 
 int gr_chan_try_send(gr_chan *c, const void *elem)

@@ -75,6 +75,14 @@ static inline void gr__elemcpy(void *dst, const void *src, size_t n)
     }
 }
 
+/* Yield if sysmon asked gp (the caller) to: the check inline, the yield
+ * out of line. For operations that complete without parking. */
+static inline void gr__maybe_preempt(G *gp)
+{
+    if (gr__unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
+        gr__checkpreempt();
+}
+
 /* Queue operations; c->lock held. */
 GR_HIDDEN void gr__waitq_enqueue(struct gr__waitq *q, struct gr__sudog *sg);
 GR_HIDDEN struct gr__sudog *gr__waitq_dequeue(struct gr__waitq *q);

@@ -291,7 +291,7 @@ int gr__select(struct gr_case *cases, size_t n, int64_t timeout_ns)
     r = select_poll(cases, pollorder, npoll, lo, nlock);
     if (r >= 0) {
         if (gp)
-            gr__checkpreempt();
+            gr__maybe_preempt(gp);
     } else if (timeout_ns == 0) {
         selunlock(lo, nlock);
         r = -EAGAIN;
