@@ -441,3 +441,60 @@ Test(chan_select, outside_goroutine, .timeout = 30)
     cr_assert_eq(gr_select(cs, 1, 0), 0);
     cr_assert_eq(gr_chan_free(c), 0);
 }
+
+/* ---------- deadlock detection applies to channel waits ---------- */
+
+static void select_forever(void *arg)
+{
+    gr_select(NULL, 0, -1); /* Go's select {}: nobody can wake it */
+}
+
+Test(chan_select, empty_select_forever_is_deadlock, .timeout = 30, .exit_code = 2)
+{
+    setenv("GRDEBUG", "crash=0", 1);
+    gr_test_run(1, select_forever, NULL);
+}
+
+static void recv_forever(void *arg)
+{
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    int v;
+    gr_chan_recv(c, &v);
+}
+
+Test(chan_select, lone_receiver_is_deadlock, .timeout = 30, .exit_code = 2)
+{
+    setenv("GRDEBUG", "crash=0", 1);
+    gr_test_run(2, recv_forever, NULL);
+}
+
+/* gr_main returns while goroutines still wait in channel operations and
+ * in a select with a timeout: they are abandoned, as Go abandons them. */
+static void waits_in_select(void *arg)
+{
+    gr_chan *c = arg;
+    int v;
+    struct gr_case cs[2] = { { GR_RECV, c, &v, 0 }, { GR_SEND, c, &v, 0 } };
+    gr_select(cs, 2, 3600LL * 1000 * MS);
+}
+
+static void waits_in_recv(void *arg)
+{
+    int v;
+    gr_chan_recv(arg, &v);
+}
+
+static void abandon(void *arg)
+{
+    static gr_chan *c;
+    c = gr_chan_make(sizeof(int), 0);
+    GO(waits_in_select, c);
+    GO(waits_in_recv, c);
+    gr_sleep(2 * MS);
+    /* c stays allocated: the abandoned goroutines' sudogs point at it */
+}
+
+Test(chan_select, main_returns_while_goroutines_wait, .timeout = 30)
+{
+    RUN_PROCS(abandon, NULL);
+}
