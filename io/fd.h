@@ -110,6 +110,16 @@ GR_HIDDEN void gr__fd_forget_kind(int fd);
 GR_HIDDEN int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx,
                         int64_t extra, unsigned flags);
 
+/* A non-blocking attempt made before the ring (a send that usually fits
+ * the socket buffer): returns the result, or -EAGAIN to go through the
+ * ring. Runs with the op recorded in the descriptor (so gr_close waits
+ * for it) but nothing to cancel. */
+typedef ssize_t (*gr__direct_fn)(int fd, void *ctx);
+
+/* gr__fd_op with a direct attempt first when GRDEBUG=io_direct=1. */
+GR_HIDDEN int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep,
+                               void *ctx, int64_t extra, unsigned flags);
+
 /* An op not tied to an fd (openat, futex wait, sleeps): submit with an
  * optional absolute deadline (LINK_TIMEOUT), wait. -ETIME when it passed;
  * a cancel nobody asked for (a stale one) is returned as -ECANCELED. */

@@ -211,11 +211,24 @@ ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
                      GR__OP_READ_END | ((flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0));
 }
 
+/* A send that fits the socket buffer completes without a park (Go writes
+ * directly too); a full buffer (-EAGAIN) goes through the ring. */
+static ssize_t direct_send(int fd, void *c)
+{
+    struct rw *a = c;
+    int saved = errno;
+    ssize_t r = send(fd, a->cbuf, a->len, a->flags | MSG_DONTWAIT);
+    if (r < 0)
+        r = -errno;
+    errno = saved;
+    return r;
+}
+
 ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
 {
     struct rw a = { .cbuf = buf, .len = clamp_len(n), .flags = flags | MSG_NOSIGNAL };
-    return gr__fd_op(fd, GR__DIR_WRITE, prep_send, &a, -1,
-                     (flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0);
+    return gr__fd_op_direct(fd, GR__DIR_WRITE, direct_send, prep_send, &a, -1,
+                            (flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0);
 }
 
 ssize_t gr_recvmsg(int fd, struct msghdr *msg, int flags)
