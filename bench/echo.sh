@@ -77,37 +77,45 @@ run_echo() { # label conns size round
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$label" "$c" "$s" missing 1 >>"$out/echo.tsv.new"
         return 0
     fi
-    $cmd >"$out/echo_server.log" 2>&1 &
-    srv_pid=$!
-    for ((i = 0; i < 200; i++)); do
-        grep -q '^listening on' "$out/echo_server.log" 2>/dev/null && break
-        kill -0 "$srv_pid" 2>/dev/null || break
-        sleep 0.05
+    local attempt started=0 st
+    for attempt in 1 2; do # a server that dies at start gets one more try
+        $cmd >"$out/echo_server.log" 2>&1 &
+        srv_pid=$!
+        for ((i = 0; i < 200; i++)); do
+            grep -q '^listening on' "$out/echo_server.log" 2>/dev/null && break
+            kill -0 "$srv_pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        if grep -q '^listening on' "$out/echo_server.log"; then started=1; break; fi
+        kill -KILL "$srv_pid" 2>/dev/null || true
+        st=0; wait "$srv_pid" 2>/dev/null || st=$?
+        srv_pid=""
+        log "$label (attempt $attempt) did not start: exit status $st: $(head -c 300 "$out/echo_server.log" | tr '\n' ' ')"
+        cp "$out/echo_server.log" "$out/echo_server_failed_${label}_${c}_${s}.log"
     done
-    if ! grep -q '^listening on' "$out/echo_server.log"; then
-        log "$label did not start: $(head -c 300 "$out/echo_server.log" | tr '\n' ' ')"
-        kill -KILL "$srv_pid" 2>/dev/null || true; wait "$srv_pid" 2>/dev/null || true; srv_pid=""
+    if [ $started = 0 ]; then
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$label" "$c" "$s" failed 1 >>"$out/echo.tsv.new"
         return 0
     fi
     "$bin/echoload" -q -c "$c" -s "$s" -t "$threads" -d 0.5 "$addr" >/dev/null 2>&1 || true
     t0=$(cpu_ticks "$srv_pid")
     res=$("$bin/echoload" -q -c "$c" -s "$s" -t "$threads" -d "$secs" "$addr" 2>>"$out/echoload.err") || rc=$?
-    t1=$(cpu_ticks "$srv_pid" 2>/dev/null || echo "$t0")
+    t1=$(cpu_ticks "$srv_pid" 2>/dev/null || true) # empty: the server died
     kill -TERM "$srv_pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do kill -0 "$srv_pid" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$srv_pid" 2>/dev/null || true
-    wait "$srv_pid" 2>/dev/null || true
+    st=0; wait "$srv_pid" 2>/dev/null || st=$?
     srv_pid=""
+    [ $st -eq 0 ] || log "$label c=$c s=$s: server exit status $st after SIGTERM: $(tail -c 300 "$out/echo_server.log" | tr '\n' ' ')"
     [ $rc -eq 0 ] || log "$label c=$c s=$s: echoload exit $rc: $res"
-    awk -v r="$r" -v l="$label" -v c="$c" -v s="$s" -v dt=$((t1 - t0)) -v hz="$clk_tck" '
+    awk -v r="$r" -v l="$label" -v c="$c" -v s="$s" -v dt="${t1:+$((t1 - t0))}" -v hz="$clk_tck" '
         { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
         END {
             if (v["msgs"] == "" || v["msgs"] == 0) { printf "%s\t%s\t%s\t%s\terrors\t%s\n", r, l, c, s, (v["errors"] == "" ? 1 : v["errors"]); exit }
             printf "%s\t%s\t%s\t%s\tmsgs_per_s\t%s\n", r, l, c, s, v["msgs_per_s"]
             printf "%s\t%s\t%s\t%s\tp50_us\t%s\n", r, l, c, s, v["p50_us"]
             printf "%s\t%s\t%s\t%s\tp99_us\t%s\n", r, l, c, s, v["p99_us"]
-            printf "%s\t%s\t%s\t%s\tcpu_s_per_M\t%.4f\n", r, l, c, s, dt / hz / v["msgs"] * 1e6
+            if (dt != "") printf "%s\t%s\t%s\t%s\tcpu_s_per_M\t%.4f\n", r, l, c, s, dt / hz / v["msgs"] * 1e6
             printf "%s\t%s\t%s\t%s\terrors\t%s\n", r, l, c, s, v["errors"]
         }' <<<"$res" >>"$out/echo.tsv.new"
 }

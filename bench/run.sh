@@ -151,7 +151,7 @@ run_one() { # impl procs name round
 }
 
 run_core() {
-    local list r p n
+    local list r p n maxr
     list=$(pairs)
     [ -n "$list" ] || { log "no pairs to run"; return 0; }
     for n in $list; do
@@ -161,6 +161,10 @@ run_core() {
     for ((r = 1; r <= rounds; r++)); do
         log "core round $r/$rounds"
         for n in $list; do
+            # a pair whose numbers do not move between rounds may cap its
+            # rounds with a "bench-rounds: N" line in its C source
+            maxr=$(sed -n 's/.*bench-rounds: *\([0-9][0-9]*\).*/\1/p' "$here/$n.c" | head -n1)
+            if [ -n "$maxr" ] && [ "$r" -gt "$maxr" ]; then continue; fi
             for p in $procs; do
                 # alternate which side goes first, so neither always runs on
                 # a machine the other just warmed (or heated)
