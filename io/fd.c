@@ -292,7 +292,7 @@ int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsig
         bool wake_thread;
         gr__lock(&d->lock);
         G *closer = ops_del(d, &op, &wake_thread);
-        if (res == -ECONNRESET && (flags & GR__OP_READ_END))
+        if (res == -ECONNRESET)   /* a write may consume the error first */
             d->reset = true;
         gr__unlock(&d->lock);
         wake_closer(d, closer, wake_thread);
@@ -369,7 +369,7 @@ int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep, vo
     bool wake_thread;
     gr__lock(&d->lock);
     G *closer = ops_del(d, &op, &wake_thread);
-    if (res == -ECONNRESET && (flags & GR__OP_READ_END))
+    if (res == -ECONNRESET)   /* a write may consume the error first */
         d->reset = true;
     gr__unlock(&d->lock);
     wake_closer(d, closer, wake_thread);

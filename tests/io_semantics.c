@@ -451,6 +451,78 @@ Test(io_semantics, peer_reset_sticks_on_reads, .timeout = 30)
     io_run(2, reset_by_peer, NULL);
 }
 
+/* The kernel reports the reset once: when a write takes it, later reads
+ * would see EOF; goring keeps them at -ECONNRESET. */
+static void reset_seen_by_write_first(void *arg)
+{
+    int c = -1, s = -1;
+    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    IO_CHECK_EQ(gr_close(c), 0);
+    gr_sleep(io_ms(50));
+    ssize_t w = gr_send(s, "x", 1, 0);
+    IO_CHECK(w == -ECONNRESET || w == -EPIPE, "send after reset: %zd", w);
+    char buf[8];
+    if (w == -ECONNRESET) {
+        IO_CHECK_EQ(gr_recv(s, buf, sizeof buf, 0), -ECONNRESET);
+        IO_CHECK_EQ(gr_read(s, buf, sizeof buf), -ECONNRESET);
+    }
+    gr_close(s);
+}
+
+Test(io_semantics, peer_reset_taken_by_a_write_still_fails_reads, .timeout = 30)
+{
+    io_run(2, reset_seen_by_write_first, NULL);
+}
+
+/* O_NONBLOCK fds still block the goroutine (io_uring says EAGAIN for
+ * them; goring waits for readiness and retries). */
+static void late_send(void *arg)
+{
+    int fd = *(int *)arg;
+    gr_sleep(io_ms(50));
+    IO_CHECK_EQ(gr_send(fd, "nb", 2, 0), 2);
+}
+
+static void late_dial(void *arg)
+{
+    gr_sleep(io_ms(50));
+    int c = gr_dial_tcp((const char *)arg, 5LL * 1000000000);
+    IO_CHECK(c >= 0, "dial: %d", c);
+    gr_sleep(io_ms(50));
+    gr_close(c);
+}
+
+static void nonblocking_fds(void *arg)
+{
+    int c = -1, s = -1;
+    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+    gr_go(late_send, &c);
+    char buf[8];
+    IO_CHECK_EQ(gr_recv(s, buf, sizeof buf, 0), 2);
+    IO_CHECK_EQ(gr_recv(s, buf, sizeof buf, MSG_DONTWAIT), -EAGAIN);  /* asked not to wait */
+    gr_close(c);
+    gr_close(s);
+
+    static char addr[64];
+    int l = io_listen(8, addr, sizeof addr);
+    fcntl(l, F_SETFL, fcntl(l, F_GETFL) | O_NONBLOCK);
+    gr_go(late_dial, addr);
+    int a = gr_accept(l, NULL, NULL, SOCK_NONBLOCK);
+    IO_CHECK(a >= 0, "accept on an O_NONBLOCK listener: %d", a);
+    IO_CHECK(fcntl(a, F_GETFL) & O_NONBLOCK, "SOCK_NONBLOCK not applied");
+    IO_CHECK_EQ(gr_recv(a, buf, sizeof buf, 0), 0);   /* blocks until the dialer closes */
+    gr_close(a);
+    gr_close(l);
+}
+
+Test(io_semantics, nonblocking_fds_still_block_the_goroutine, .timeout = 30)
+{
+    io_run(2, nonblocking_fds, NULL);
+}
+
 /* 16 KiB (the kernel doubles it): far under the defaults, and above the
  * sizes where TCP's silly-window avoidance makes the sender wait for
  * 200 ms persist-timer probes (4 KiB: 1 MiB took 20 s). */
