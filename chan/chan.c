@@ -20,10 +20,13 @@
  *  - closed goes 0 -> 1 once, under c->lock; once set, sendq is empty
  *    (close woke every waiter) and nothing is ever enqueued again.
  *  - Every field of hchan not marked immutable is written only under
- *    c->lock. qcount and closed are also read without the lock
- *    (gr_chan_len, fast paths): they are atomics accessed with relaxed
- *    order, because such a read is only a snapshot and never decides
- *    anything that a later locked step does not re-check.
+ *    c->lock. qcount, closed and the queues' first pointers are also read
+ *    without the lock (gr_chan_len, and the "would block" checks of
+ *    try_send/try_recv): they are atomics. Under the lock they are
+ *    accessed relaxed (the lock orders them); closed is stored with
+ *    release and read with acquire by the lock-free receive check, and
+ *    that check reads "empty" with acquire before reading closed, as
+ *    Go's chanrecv does. Nothing else is decided without the lock.
  *  - A sudog is in at most one queue. Its g, elem, c, isselect are fixed
  *    while it is queued; next/prev are protected by its channel's lock.
  *    Whoever takes a sudog out of a queue with gr__waitq_dequeue owns the
@@ -64,7 +67,7 @@ void gr__waitq_enqueue(struct gr__waitq *q, struct gr__sudog *sg)
     if (q->last)
         q->last->next = sg;
     else
-        q->first = sg;
+        atomic_store_explicit(&q->first, sg, memory_order_relaxed);
     q->last = sg;
 }
 
@@ -75,12 +78,12 @@ void gr__waitq_enqueue(struct gr__waitq *q, struct gr__sudog *sg)
 struct gr__sudog *gr__waitq_dequeue(struct gr__waitq *q)
 {
     for (;;) {
-        struct gr__sudog *sg = q->first;
+        struct gr__sudog *sg = gr__waitq_first(q);
         if (!sg)
             return NULL;
-        q->first = sg->next;
-        if (q->first)
-            q->first->prev = NULL;
+        atomic_store_explicit(&q->first, sg->next, memory_order_relaxed);
+        if (sg->next)
+            sg->next->prev = NULL;
         else
             q->last = NULL;
         sg->next = sg->prev = NULL;
@@ -101,8 +104,8 @@ void gr__waitq_remove(struct gr__waitq *q, struct gr__sudog *sg)
 {
     if (sg->prev)
         sg->prev->next = sg->next;
-    else if (q->first == sg)
-        q->first = sg->next;
+    else if (gr__waitq_first(q) == sg)
+        atomic_store_explicit(&q->first, sg->next, memory_order_relaxed);
     else
         return; /* not in q */
     if (sg->next)
@@ -297,10 +300,35 @@ int gr_chan_recv(gr_chan *c, void *elem)
     return block_locked(c, gp, &c->recvq, elem, GR_WAIT_CHAN_RECV);
 }
 
+/*
+ * Lock-free "would block" checks for the non-blocking forms (Go's full and
+ * empty). They read fields that change under the lock, so they are only
+ * snapshots; each answer is one the channel did give at some instant
+ * during the call, which is all a non-blocking operation promises.
+ */
+static inline bool chan_full(gr_chan *c)
+{
+    if (c->dataqsiz == 0)
+        return gr__waitq_first(&c->recvq) == NULL;
+    return atomic_load_explicit(&c->qcount, memory_order_relaxed) == c->dataqsiz;
+}
+
+/* acquire: the closed check that follows must not be read before it. */
+static inline bool chan_empty(gr_chan *c)
+{
+    if (c->dataqsiz == 0)
+        return atomic_load_explicit(&c->sendq.first, memory_order_acquire) == NULL;
+    return atomic_load_explicit(&c->qcount, memory_order_acquire) == 0;
+}
+
 int gr_chan_try_send(gr_chan *c, const void *elem)
 {
     if (gr__unlikely(!c || (!elem && c->elemsize) || (c->flags & GR__CHAN_TIMER)))
         return -EINVAL;
+    /* Open and full: it would block. (A close in between only means the
+     * answer is the one from before the close.) */
+    if (!atomic_load_explicit(&c->closed, memory_order_relaxed) && chan_full(c))
+        return -EAGAIN;
     gr__lock(&c->lock);
     int r = send_locked(c, elem);
     if (r == -EAGAIN)
@@ -312,6 +340,19 @@ int gr_chan_try_recv(gr_chan *c, void *elem)
 {
     if (gr__unlikely(!c))
         return -EINVAL;
+    /* Go's order: empty, then closed. Not closed after being seen empty
+     * means it was empty and open at the first read (closed never goes
+     * back). Closed and then empty stays so: nothing is sent after a
+     * close, and closed (acquire) made earlier buffered values visible. */
+    if (chan_empty(c)) {
+        if (!atomic_load_explicit(&c->closed, memory_order_acquire))
+            return -EAGAIN;
+        if (chan_empty(c)) {
+            if (elem && c->elemsize)
+                memset(elem, 0, c->elemsize);
+            return -EPIPE;
+        }
+    }
     gr__lock(&c->lock);
     int r = recv_locked(c, elem);
     if (r == -EAGAIN)
@@ -358,7 +399,9 @@ int gr_chan_close(gr_chan *c)
         gr__unlock(&c->lock);
         return -EPIPE; /* Go: "close of closed channel" */
     }
-    atomic_store_explicit(&c->closed, 1, memory_order_relaxed);
+    /* release: a lock-free reader that sees closed (acquire) also sees
+     * every qcount written before it (see chan_empty). */
+    atomic_store_explicit(&c->closed, 1, memory_order_release);
 
     /* Take every waiter out under the lock, wake them after it: a woken
      * goroutine that runs at once would only contend on it. Their stacks
@@ -415,7 +458,7 @@ int gr_chan_free(gr_chan *c)
     if (c->flags & GR__CHAN_TIMER)
         return -EINVAL; /* owned by its gr_timer */
     gr__lock(&c->lock);
-    bool busy = c->recvq.first || c->sendq.first;
+    bool busy = gr__waitq_first(&c->recvq) || gr__waitq_first(&c->sendq);
     gr__unlock(&c->lock);
     if (busy)
         return -EBUSY;

@@ -34,9 +34,16 @@ struct gr__sudog {
 
 /* A FIFO of sudogs. */
 struct gr__waitq {
-    struct gr__sudog *first;    /* (c->lock) */
+    _Atomic(struct gr__sudog *) first; /* written under c->lock (relaxed); read
+                                          racily by the lock-free "not ready"
+                                          checks of the non-blocking forms */
     struct gr__sudog *last;     /* (c->lock) */
 };
+
+static inline struct gr__sudog *gr__waitq_first(struct gr__waitq *q)
+{
+    return atomic_load_explicit(&q->first, memory_order_relaxed);
+}
 
 enum {
     GR__CHAN_TIMER = 1u << 0,   /* owned by a gr_timer: len/cap read 0, not freeable */

@@ -314,3 +314,76 @@ Test(chan_stress, pingpong_pairs, .timeout = 120)
 {
     RUN_PROCS(pingpong_pairs, NULL);
 }
+
+/* ---------- try forms racing with close: no value lost ---------- */
+
+static void try_sender(void *arg)
+{
+    struct storm *s = arg;
+    for (long i = 0;; i++) {
+        int r = gr_chan_try_send(s->c, &i);
+        if (r == -EPIPE)
+            break;
+        if (r == 0)
+            atomic_fetch_add(&s->sent, 1);
+        else {
+            CHECK_EQ(r, -EAGAIN);
+            gr_yield();
+        }
+    }
+    done_signal(s->done);
+}
+
+static void try_receiver(void *arg)
+{
+    struct storm *s = arg;
+    for (;;) {
+        long v = -1;
+        int r = gr_chan_try_recv(s->c, &v);
+        if (r == -EPIPE) {
+            CHECK_EQ(v, 0);
+            /* closed and drained stays so */
+            CHECK_EQ(gr_chan_try_recv(s->c, &v), -EPIPE);
+            break;
+        }
+        if (r == 0)
+            atomic_fetch_add(&s->received, 1);
+        else {
+            CHECK_EQ(r, -EAGAIN);
+            gr_yield();
+        }
+    }
+    done_signal(s->done);
+}
+
+static void try_storm(void *arg)
+{
+    enum { ROUNDS = 100, K = 3 };
+    for (int round = 0; round < ROUNDS; round++) {
+        struct storm s;
+        s.c = gr_chan_make(sizeof(long), (size_t)(round % 3 == 0 ? 0 : round % 3 == 1 ? 1 : 16));
+        s.other = NULL;
+        s.done = done_make(3 * K);
+        atomic_store(&s.sent, 0);
+        atomic_store(&s.received, 0);
+        for (int i = 0; i < K; i++) {
+            GO(try_sender, &s);
+            GO(try_receiver, &s);
+            GO(storm_receiver, &s); /* blocking receivers give try_send peers */
+        }
+        for (int i = 0; i < round % 7; i++)
+            gr_yield();
+        if (round % 4 == 1)
+            gr_sleep(100000);
+        CHECK_EQ(gr_chan_close(s.c), 0);
+        done_wait(s.done, 3 * K);
+        CHECK_EQ(atomic_load(&s.sent), atomic_load(&s.received));
+        CHECK_EQ(gr_chan_free(s.c), 0);
+        gr_chan_free(s.done);
+    }
+}
+
+Test(chan_stress, try_forms_race_close, .timeout = 180)
+{
+    RUN_PROCS(try_storm, NULL);
+}
