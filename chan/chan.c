@@ -227,7 +227,8 @@ static int recv_locked(gr_chan *c, void *elem)
 static int block_locked(gr_chan *c, G *gp, struct gr__waitq *q, void *elem, int reason)
 {
     struct gr__sudog sg = {
-        .g = gp, .elem = elem, .c = c, .isselect = false,
+        .g = gp, .elem = elem, .c = c, .nset = 1, .isselect = false,
+        .issend = q == &c->sendq,
     };
     gp->param = NULL;
     gp->waiting = &sg;
@@ -464,4 +465,21 @@ int gr_chan_free(gr_chan *c)
         return -EBUSY;
     free(c);
     return 0;
+}
+
+void gr__chan_abandon(G *gp)
+{
+    struct gr__sudog *set = gp->waiting;
+    if (!set)
+        return;
+    for (uint32_t k = 0; k < set[0].nset; k++) {
+        struct gr__sudog *sg = &set[k];
+        gr_chan *c = sg->c;
+        if (!c)
+            continue;
+        gr__lock(&c->lock);
+        gr__waitq_remove(sg->issend ? &c->sendq : &c->recvq, sg);
+        gr__unlock(&c->lock);
+    }
+    gp->waiting = NULL;
 }

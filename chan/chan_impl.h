@@ -28,7 +28,11 @@ struct gr__sudog {
     gr_chan *c;                 /* (immutable while queued) channel it waits on */
     struct gr__sudog *wakelink; /* (close) list of waiters to ready after unlock */
     uint32_t caseidx;           /* select: index of its case */
+    uint32_t nset;              /* on the first sudog of g->waiting: how many
+                                   sudogs the set has (1 for send/recv; a
+                                   select's n, NULL-channel cases have c NULL) */
     bool isselect;              /* (immutable) g->selectdone arbitrates the wake */
+    bool issend;                /* (immutable) queued in c->sendq, else c->recvq */
     bool success;               /* (waker, before gr__ready) false: woken by close */
 };
 
@@ -113,6 +117,16 @@ GR_HIDDEN void gr__chan_init(gr_chan *c, size_t elemsize, size_t cap, void *buf,
 
 /* Drop every buffered value; returns how many. c->lock held. */
 GR_HIDDEN size_t gr__chan_drain_locked(gr_chan *c);
+
+/*
+ * Teardown hook for core: take gp's sudogs (g->waiting) out of every
+ * channel queue. Core calls it for each goroutine it abandons when
+ * gr_main returns, before their stacks are unmapped, with no goroutine
+ * running; without it a channel that outlives the runtime would keep
+ * pointers into freed stacks. A no-op for goroutines not in a channel
+ * operation.
+ */
+GR_HIDDEN void gr__chan_abandon(G *gp);
 
 /* The select engine behind gr_select and the timed send/recv forms. */
 GR_HIDDEN int gr__select(struct gr_case *cases, size_t n, int64_t timeout_ns);

@@ -204,14 +204,16 @@ static int select_block(G *gp, struct gr_case *cases, size_t n, struct gr__sudog
     gp->waiting = sgs;
     for (size_t k = 0; k < n; k++) {
         gr_chan *c = cases[k].ch;
-        if (!c)
-            continue;
         struct gr__sudog *sg = &sgs[k];
+        bool send = cases[k].op == GR_SEND;
         *sg = (struct gr__sudog){
-            .g = gp, .elem = cases[k].elem, .c = c, .caseidx = (uint32_t)k, .isselect = true,
+            .g = gp, .elem = cases[k].elem, .c = c, .caseidx = (uint32_t)k,
+            .isselect = true, .issend = send,
         };
-        gr__waitq_enqueue(cases[k].op == GR_SEND ? &c->sendq : &c->recvq, sg);
+        if (c)
+            gr__waitq_enqueue(send ? &c->sendq : &c->recvq, sg);
     }
+    sgs[0].nset = (uint32_t)n;
 
     gr__park(selpark_commit, &sp, GR_WAIT_SELECT);
 
@@ -223,7 +225,7 @@ static int select_block(G *gp, struct gr_case *cases, size_t n, struct gr__sudog
         gr_chan *c = cases[k].ch;
         if (!c || &sgs[k] == win)
             continue;
-        gr__waitq_remove(cases[k].op == GR_SEND ? &c->sendq : &c->recvq, &sgs[k]);
+        gr__waitq_remove(sgs[k].issend ? &c->sendq : &c->recvq, &sgs[k]);
     }
     gp->waiting = NULL;
     gp->param = NULL;

@@ -678,3 +678,44 @@ Test(chan_basic, prime_sieve_1000_buffered, .timeout = 120)
 {
     RUN(2, sieve, (void *)16);
 }
+
+/* ---------- a channel that outlives the runtime ---------- */
+
+static gr_chan *outlives;
+
+static void parked_recv(void *arg)
+{
+    int v;
+    gr_chan_recv(outlives, &v);
+}
+
+static void parked_select2(void *arg)
+{
+    int v = 1;
+    struct gr_case cs[2] = { { GR_SEND, outlives, &v, 0 }, { GR_RECV, outlives, &v, 0 } };
+    gr_select(cs, 2, -1);
+}
+
+static void abandon_waiters(void *arg)
+{
+    GO(parked_recv, NULL);
+    GO(parked_select2, NULL);
+    gr_sleep(2 * MS);
+}
+
+static void reuse_after(void *arg)
+{
+    int v = 5;
+    /* the abandoned waiters must be gone: nobody receives, nobody sends */
+    CHECK_EQ(gr_chan_try_send(outlives, &v), -EAGAIN);
+    CHECK_EQ(gr_chan_try_recv(outlives, &v), -EAGAIN);
+    CHECK_EQ(gr_chan_free(outlives), 0);
+}
+
+/* Needs core to call gr__chan_abandon at teardown (docs/TEAM.md). */
+Test(chan_basic, channel_outlives_abandoned_waiters, .timeout = 30, .disabled = true)
+{
+    outlives = gr_chan_make(sizeof(int), 0);
+    RUN(2, abandon_waiters, NULL);
+    RUN(2, reuse_after, NULL);
+}
