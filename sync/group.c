@@ -143,6 +143,11 @@ void gr_group_set_limit(gr_group *g, int n)
 
 int gr_group_wait(gr_group *g)
 {
+    /* It has a result, so waiting outside a goroutine is -EPERM, not fatal
+     * (API.md). The counter is the WaitGroup's high word. */
+    uint64_t st = atomic_load_explicit((_Atomic uint64_t *)&g->wg.state, memory_order_acquire);
+    if ((st >> 32) != 0 && !gr__getg())
+        return -EPERM;
     gr_waitgroup_wait(&g->wg);
     gr_ctx_cancel(g->ctx);
     return atomic_load_explicit(&g->err, memory_order_acquire);

@@ -100,6 +100,38 @@ Test(sync_fatal, errgroup_limit_while_active, .timeout = 20)
                  "errgroup: modify limit while 1 goroutines in the group are still active");
 }
 
+static gr_sem *busy_sem;
+
+static void sem_waiter(void *arg)
+{
+    (void)arg;
+    gr_sem_acquire(busy_sem, 1, NULL);
+}
+
+static void sem_free_with_waiters(void *arg)
+{
+    (void)arg;
+    busy_sem = gr_sem_new(1);
+    gr_sem_acquire(busy_sem, 1, NULL);
+    gr_go(sem_waiter, NULL);
+    gr_sleep(5 * MS);
+    gr_sem_free(busy_sem);
+}
+
+static void group_free_while_active(void *arg)
+{
+    (void)arg;
+    gr_group *g = gr_group_new(NULL);
+    gr_group_go(g, sleeper, NULL);
+    gr_group_free(g);
+}
+
+Test(sync_fatal, free_while_in_use, .timeout = 20)
+{
+    ASSERT_FATAL(2, sem_free_with_waiters, NULL, "semaphore: gr_sem_free while goroutines wait on it");
+    ASSERT_FATAL(2, group_free_while_active, NULL, "errgroup: free of a group with active members");
+}
+
 /* ---- blocking outside a goroutine ---- */
 
 static void lock_held_on_plain_thread(void *arg)

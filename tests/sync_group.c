@@ -145,3 +145,37 @@ Test(sync_group, new_free_outside_runtime, .timeout = 5)
     gr_group_free(g);
     gr_group_free(NULL);
 }
+
+/* wait outside a goroutine while members run: -EPERM, no wait */
+static gr_group *eperm_group;
+static int eperm_rc = 1;
+
+static int slow_member(void *arg, gr_ctx *ctx)
+{
+    (void)arg;
+    (void)ctx;
+    gr_sleep(20 * MS);
+    return 0;
+}
+
+static void *thread_wait(void *arg)
+{
+    (void)arg;
+    eperm_rc = gr_group_wait(eperm_group);
+    return NULL;
+}
+
+static void eperm_main(void *arg)
+{
+    (void)arg;
+    eperm_group = gr_group_new(NULL);
+    CHECK_EQ(gr_group_go(eperm_group, slow_member, NULL), 0);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, thread_wait, NULL), 0);
+    pthread_join(th, NULL);
+    CHECK_EQ(eperm_rc, -EPERM);
+    CHECK_EQ(gr_group_wait(eperm_group), 0);
+    gr_group_free(eperm_group);
+}
+
+Test(sync_group, wait_outside_goroutine_eperm, .timeout = 10) { RUN(2, eperm_main, NULL); }

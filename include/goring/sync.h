@@ -386,8 +386,9 @@ GR_API void gr_group_set_limit(gr_group *g, int n);
 /*
  * gr_group_wait: wait until every member returned, cancel the group's
  * context, and return the first non-zero result of a member, or 0. Members
- * may be added again afterwards (the context stays cancelled). Must be
- * called from a goroutine when members still run (fatal otherwise).
+ * may be added again afterwards (the context stays cancelled). Returns
+ * -EPERM, without waiting, when members still run and the caller is not a
+ * goroutine.
  * Source: errgroup.Group.Wait.
  */
 GR_API int gr_group_wait(gr_group *g);
