@@ -230,6 +230,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--targets", default=os.path.join(HERE, "targets.txt"))
+    ap.add_argument("--notes", default=os.path.join(HERE, "RESULTS-notes.md"))
     a = ap.parse_args()
     env = read_env(os.path.join(a.out, "env.txt"))
     env.update(read_env(os.path.join(a.out, "echo_env.txt")))
@@ -250,13 +252,13 @@ def main():
     missed = []
     lines += ["## Core (issue 2): goring vs Go", ""]
     core_section(read_tsv(os.path.join(a.out, "core.tsv"), 6),
-                 load_targets(os.path.join(HERE, "targets.txt")), lines, missed)
+                 load_targets(a.targets), lines, missed)
     lines += ["## Echo (issue 3): goring vs Go, hand-written liburing and epoll", ""]
     echo_section(read_tsv(os.path.join(a.out, "echo.tsv"), 6), env, lines, missed)
     lines += ["## Targets missed in this run", ""]
     lines += [f"- {m}" for m in missed] if missed else ["None."]
     lines.append("")
-    notes = os.path.join(HERE, "RESULTS-notes.md")
+    notes = a.notes
     if os.path.exists(notes):
         lines += ["## Notes", "", open(notes).read().strip(), ""]
     with open(a.results, "w") as f:

@@ -3,7 +3,7 @@
 # interleaved, and write bench/RESULTS.md. The protocol is in bench/README.md.
 #
 #   bench/run.sh [--quick] [--rounds R] [--procs "1 2"] [--only REGEX]
-#                [--core-only | --echo-only] [--build-only] [--no-build]
+#                [--core-only | --echo-only] [--build-only] [--no-build] [--head]
 #
 # --quick       2 rounds, short echo runs (a smoke test of the whole chain)
 # --rounds R    interleaved rounds of the core pairs (default 5)
@@ -11,6 +11,9 @@
 # --only REGEX  run only the pairs whose name matches (grep -E)
 # --core-only   skip bench/echo.sh;  --echo-only: skip the core pairs
 # --build-only  build everything and stop;  --no-build: use what is built
+# --head        build from a snapshot of the committed HEAD (git archive into
+#               $BENCH_OUT/src), not from the work tree: numbers tied to a commit,
+#               untouched by half-done edits of others (use it for RESULTS.md)
 # Environment: BENCH_OUT (default bench/out): build dir, binaries, raw data.
 # Extra arguments after -- go to bench/echo.sh.
 set -euo pipefail
@@ -18,7 +21,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 out=${BENCH_OUT:-$here/out}
-rounds=5 procs="1 2" only="" quick=0 do_core=1 do_echo=1 build=1 build_only=0
+rounds=5 procs="1 2" only="" quick=0 do_core=1 do_echo=1 build=1 build_only=0 head=0
 echo_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,8 +33,9 @@ while [ $# -gt 0 ]; do
     --echo-only) do_core=0 ;;
     --build-only) build_only=1 ;;
     --no-build) build=0 ;;
+    --head) head=1 ;;
     --) shift; echo_args=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -39,6 +43,20 @@ done
 
 mkdir -p "$out/bin" "$out/build"
 bin=$out/bin
+# src: the tree whose code is built and measured (the work tree, or a
+# snapshot of HEAD); the harness (echo.sh, report.py) always runs from here;
+# here: where RESULTS.md, targets.txt and the notes live.
+src=$top
+if [ $head = 1 ]; then
+    src=$out/src
+    if [ $build = 1 ]; then
+        rm -rf "$src" "$out/build"; mkdir -p "$src" "$out/build"
+        git -C "$top" archive --format=tar HEAD | tar -x -C "$src"
+        git -C "$top" rev-parse --short HEAD >"$out/src_commit"
+    fi
+elif [ $build = 1 ] && [ -f "$out/src_commit" ]; then
+    rm -rf "$out/build" "$out/src" "$out/src_commit"; mkdir -p "$out/build" # last build was a snapshot
+fi
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -65,10 +83,10 @@ export GOPATH=/tmp/goring-bench-gopath GOCACHE=/tmp/goring-bench-gocache
 # ---- pairs: bench/<name>.c with bench/go/<name>.go (echo_* are servers) ----
 pairs() {
     local f n
-    for f in "$here"/go/*.go; do
+    for f in "$src"/bench/go/*.go; do
         n=$(basename "$f" .go)
         case "$n" in echo_*) continue ;; esac
-        [ -f "$here/$n.c" ] || continue
+        [ -f "$src/bench/$n.c" ] || continue
         if [ -n "$only" ] && ! grep -Eq -- "$only" <<<"$n"; then continue; fi
         echo "$n"
     done
@@ -77,39 +95,44 @@ pairs() {
 # ---- build ----
 build_all() {
     local b=$out/build
+    rm -f "$bin"/* # nothing stale from an earlier build
     command -v python3 >/dev/null || as_root apt-get install -y -qq python3
-    if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ] ||
-       [ "$top/Makefile.am" -nt "$top/Makefile.in" ]; then
-        log "autoreconf -fi in $top"
-        (cd "$top" && autoreconf -fi >/dev/null 2>&1) || (cd "$top" && autoreconf -fi)
+    if [ ! -x "$src/configure" ] || [ "$src/configure.ac" -nt "$src/configure" ] ||
+       [ "$src/Makefile.am" -nt "$src/Makefile.in" ]; then
+        log "autoreconf -fi in $src"
+        (cd "$src" && autoreconf -fi >/dev/null 2>&1) || (cd "$src" && autoreconf -fi)
     fi
     if [ ! -f "$b/Makefile" ]; then
         log "configure (VPATH build in $b)"
-        (cd "$b" && "$top/configure" -q)
+        (cd "$b" && "$src/configure" -q 2> >(grep -v "cannot remove 'core'" >&2))
     fi
-    log "make libgoring, examples and bench programs"
-    make -C "$b" -j"$(nproc)" -s >"$out/make.log" 2>&1 || { tail -30 "$out/make.log" >&2; echo "run.sh: library build failed (full log: $out/make.log)" >&2; return 1; }
-    make -C "$b" -j"$(nproc)" -s bench >>"$out/make.log" 2>&1 || { tail -30 "$out/make.log" >&2; echo "run.sh: make bench failed (full log: $out/make.log)" >&2; return 1; }
+    # only what the benchmarks need: a broken test or other example must
+    # not stop them
+    log "make libgoring.la, bench programs, examples/echo-server"
+    make -C "$b" -j"$(nproc)" -s libgoring.la >"$out/make.log" 2>&1 || { tail -30 "$out/make.log" >&2; echo "run.sh: library build failed (full log: $out/make.log)" >&2; return 1; }
+    make -C "$b" -j"$(nproc)" -s -k bench >>"$out/make.log" 2>&1 || { tail -30 "$out/make.log" >&2; log "make bench failed for some programs (full log: $out/make.log)"; }
+    rm -f "$b/examples/echo-server"
+    make -C "$b" -j"$(nproc)" -s examples/echo-server >>"$out/make.log" 2>&1 || log "examples/echo-server did not build: its echo rows will say missing"
     local n
     for n in $(pairs) echo_uring_single echo_uring_mt echo_epoll; do
         # a libtool wrapper script (a rule without -static) does not survive
         # a copy: compile such a program directly instead
         if [ -x "$b/bench/$n" ] && [ "$(head -c4 "$b/bench/$n" | tail -c3)" = ELF ]; then
             cp "$b/bench/$n" "$bin/$n"
-        elif [ -f "$here/$n.c" ]; then
+        elif [ -f "$src/bench/$n.c" ]; then
             # A pair without a Makefile.am rule: compile it against the
             # static libgoring that make just built.
             log "cc bench/$n.c (no Makefile.am rule)"
-            cc -std=gnu11 -O2 -g -D_GNU_SOURCE -pthread -I"$top/include" -I"$here" \
-                -o "$bin/$n" "$here/$n.c" "$b/.libs/libgoring.a" \
-                $(pkg-config --libs liburing) -lpthread
+            cc -std=gnu11 -O2 -g -D_GNU_SOURCE -pthread -I"$src/include" -I"$src/bench" \
+                -o "$bin/$n" "$src/bench/$n.c" "$b/.libs/libgoring.a" \
+                $(pkg-config --libs liburing) -lpthread || log "bench/$n.c did not compile: skipped"
         fi
     done
     ensure_go
     log "go build ($("$GO" version | awk '{print $3}'))"
-    for f in "$here"/go/*.go; do
+    for f in "$src"/bench/go/*.go; do
         n=$(basename "$f" .go)
-        (cd "$here/go" && "$GO" build -o "$bin/go_$n" "$n.go")
+        (cd "$src/bench/go" && "$GO" build -o "$bin/go_$n" "$n.go") || log "bench/go/$n.go did not build: skipped"
     done
     log "cc echoload (from /work/shared/tools or \$ECHOLOAD_SRC)"
     local el=${ECHOLOAD_SRC:-$top/../shared/tools/echoload.c}
@@ -129,7 +152,11 @@ write_env() {
         echo "cc=$(cc --version | head -n1)"
         echo "go=$("$GO" version)"
         echo "liburing=$(pkg-config --modversion liburing)"
-        echo "commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null)$(git -C "$top" status --porcelain 2>/dev/null | grep -q . && echo ' (+ uncommitted changes in the tree)')"
+        if [ -f "$out/src_commit" ]; then
+            echo "commit=$(cat "$out/src_commit") (built from a snapshot of this commit)"
+        else
+            echo "commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null)$(git -C "$top" status --porcelain 2>/dev/null | grep -q . && echo ' + the uncommitted changes of the work tree')"
+        fi
         echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
     } >"$out/env.txt"
 }
@@ -154,16 +181,18 @@ run_core() {
     local list r p n maxr
     list=$(pairs)
     [ -n "$list" ] || { log "no pairs to run"; return 0; }
+    local built=""
     for n in $list; do
-        [ -x "$bin/$n" ] && [ -x "$bin/go_$n" ] || { echo "run.sh: $n not built (run without --no-build)" >&2; return 1; }
+        if [ -x "$bin/$n" ] && [ -x "$bin/go_$n" ]; then built="$built $n"; else log "$n: not built, skipped"; fi
     done
+    list=$built
     : >"$out/core.tsv.new"
     for ((r = 1; r <= rounds; r++)); do
         log "core round $r/$rounds"
         for n in $list; do
             # a pair whose numbers do not move between rounds may cap its
             # rounds with a "bench-rounds: N" line in its C source
-            maxr=$(sed -n 's/.*bench-rounds: *\([0-9][0-9]*\).*/\1/p' "$here/$n.c" | head -n1)
+            maxr=$(sed -n 's/.*bench-rounds: *\([0-9][0-9]*\).*/\1/p' "$src/bench/$n.c" | head -n1)
             if [ -n "$maxr" ] && [ "$r" -gt "$maxr" ]; then continue; fi
             for p in $procs; do
                 # alternate which side goes first, so neither always runs on
@@ -188,5 +217,5 @@ if [ $do_echo = 1 ]; then
     BENCH_OUT=$out "$here/echo.sh" "${echo_args[@]}"
 fi
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/env.txt"
-python3 "$here/report.py" --out "$out" --results "$here/RESULTS.md"
+python3 "$here/report.py" --targets "$here/targets.txt" --notes "$here/RESULTS-notes.md" --out "$out" --results "$here/RESULTS.md"
 log "wrote $here/RESULTS.md"
