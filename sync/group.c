@@ -139,6 +139,9 @@ void gr_group_set_limit(gr_group *g, int n)
     }
     g->limit = n < 0 ? -1 : n;
     gr_mutex_unlock(&g->mu);
+    /* gr_group_go calls blocked by a limit of 0 re-check the new one (Go
+     * leaves them blocked on the old channel forever). */
+    gr_cond_broadcast(&g->cv);
 }
 
 int gr_group_wait(gr_group *g)

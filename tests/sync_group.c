@@ -179,3 +179,39 @@ static void eperm_main(void *arg)
 }
 
 Test(sync_group, wait_outside_goroutine_eperm, .timeout = 10) { RUN(2, eperm_main, NULL); }
+
+/* A gr_group_go blocked by a limit of 0 proceeds once the limit is raised. */
+struct zl {
+    gr_group *g;
+    struct lim l;
+    _Atomic int went;
+    gr_waitgroup wg;
+};
+
+static void zl_goer(void *arg)
+{
+    struct zl *z = arg;
+    CHECK_EQ(gr_group_go(z->g, limited, &z->l), 0);
+    atomic_store(&z->went, 1);
+    gr_waitgroup_done(&z->wg);
+}
+
+static void zero_limit_main(void *arg)
+{
+    (void)arg;
+    struct zl z = { .wg = GR_WAITGROUP_INIT };
+    z.g = gr_group_new(NULL);
+    gr_group_set_limit(z.g, 0);
+    CHECK_EQ(gr_group_try_go(z.g, limited, &z.l), -EBUSY);
+    gr_waitgroup_add(&z.wg, 1);
+    go_or_fail(zl_goer, &z);
+    gr_sleep(5 * MS);
+    CHECK_EQ(atomic_load(&z.went), 0);
+    gr_group_set_limit(z.g, 1);
+    gr_waitgroup_wait(&z.wg);
+    CHECK_EQ(gr_group_wait(z.g), 0);
+    CHECK_EQ(atomic_load(&z.l.ran), 1);
+    gr_group_free(z.g);
+}
+
+Test(sync_group, raising_a_zero_limit_releases_go_1p, .timeout = 10) { RUN(1, zero_limit_main, NULL); }
