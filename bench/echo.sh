@@ -117,6 +117,7 @@ run_echo() { # label conns size round
             printf "%s\t%s\t%s\t%s\tp99_us\t%s\n", r, l, c, s, v["p99_us"]
             if (dt != "") printf "%s\t%s\t%s\t%s\tcpu_s_per_M\t%.4f\n", r, l, c, s, dt / hz / v["msgs"] * 1e6
             printf "%s\t%s\t%s\t%s\terrors\t%s\n", r, l, c, s, v["errors"]
+            printf "%s\t%s\t%s\t%s\tclient_cpu_pct\t%s\n", r, l, c, s, v["client_cpu_pct"]
         }' <<<"$res" >>"$out/echo.tsv.new"
 }
 

@@ -66,8 +66,8 @@ def fmt(v):
     return f"{v:.2f}"
 
 
-def fratio(v):
-    return "—" if v is None else f"{v:.2f}"
+def fratio(v, digits=2):
+    return "—" if v is None else f"{v:.{digits}f}"
 
 
 def median(xs):
@@ -135,7 +135,7 @@ def core_section(rows, targets, lines, missed):
                 verdict = "—" if ok is None else ("met" if ok else "**missed**")
                 if ok is False:
                     missed.append(f"core `{name}` {metric} at procs={procs}: goring {fmt(mg)}, "
-                                  f"Go {fmt(mo)}, ratio {fratio(ratio)}; target {tdesc}")
+                                  f"Go {fmt(mo)}, ratio {fratio(ratio, 3)}; target {tdesc}")
         lines.append(f"| {name} | {metric} | {procs} | {fmt(mg)} | {fmt(mo)} | {fratio(ratio)} "
                      f"| {spread} | {tdesc} | {verdict} |")
     lines.append("")
@@ -169,15 +169,16 @@ def echo_section(rows, env, lines, missed):
                  "goring_pN = examples/echo-server --procs N; go_p2 = bench/go/echo_server.go "
                  "(goroutine per connection, GOMAXPROCS 2); uring_single = "
                  "bench/echo_uring_single.c; uring_mt_p2 = bench/echo_uring_mt.c, 2 threads "
-                 "with a ring each; epoll_p1 = bench/echo_epoll.c, 1 thread.\n")
+                 "with a ring each; epoll_p1 = bench/echo_epoll.c, 1 thread. Client CPU % is "
+                 "echoload's own (100 = one CPU): near 100 the client, not the server, limits msgs/s.\n")
     for label in labels:
         if "missing" in status[label]:
             lines.append(f"- `{label}`: not built in this run, no numbers.")
         if "failed" in status[label]:
             lines.append(f"- `{label}`: did not start in some runs (see the run's log).")
     lines.append("")
-    lines.append(f"| conns | size B | server | msgs/s | p50 us | p99 us | CPU s / M msgs | msgs/s ÷ {ECHO_BASE} | CPU ÷ {ECHO_BASE} | p99 ÷ {ECHO_GO} | errors |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append(f"| conns | size B | server | msgs/s | p50 us | p99 us | CPU s / M msgs | msgs/s ÷ {ECHO_BASE} | CPU ÷ {ECHO_BASE} | p99 ÷ {ECHO_GO} | client CPU % | errors |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     confs = sorted({(c, s) for (c, s, _) in data}, key=lambda k: (int(k[0]), int(k[1])))
 
     def med(c, s, label, m):
@@ -195,7 +196,7 @@ def echo_section(rows, env, lines, missed):
             cr = cpu / base_cpu if cpu and base_cpu else None
             pr = p99 / go_p99 if p99 and go_p99 else None
             lines.append(f"| {c} | {s} | {label} | {fmt(rate)} | {fmt(med(c, s, label, 'p50_us'))} | {fmt(p99)} "
-                         f"| {fmt(cpu)} | {fratio(rr)} | {fratio(cr)} | {fratio(pr)} | {errs:.0f} |")
+                         f"| {fmt(cpu)} | {fratio(rr)} | {fratio(cr)} | {fratio(pr)} | {fmt(med(c, s, label, 'client_cpu_pct'))} | {errs:.0f} |")
     lines.append("")
     # targets, issue 3
     gr = [l for l in labels if l.startswith("goring")]
@@ -218,11 +219,11 @@ def echo_section(rows, env, lines, missed):
             pr = p99 / g_p99 if p99 and g_p99 else None
             v = [None if rr is None else rr >= 0.9, None if cr is None else cr <= 1.1, None if pr is None else pr <= 1.0]
             word = lambda ok: "—" if ok is None else ("met" if ok else "**missed**")
-            lines.append(f"| {label} | {c} | {s} | {fratio(rr)} | {word(v[0])} | {fratio(cr)} | {word(v[1])} | {fratio(pr)} | {word(v[2])} |")
+            lines.append(f"| {label} | {c} | {s} | {fratio(rr, 3)} | {word(v[0])} | {fratio(cr, 3)} | {word(v[1])} | {fratio(pr, 3)} | {word(v[2])} |")
             for ok, what, val, lim in zip(v, ("msgs/s ÷ " + ECHO_BASE, "CPU/msg ÷ " + ECHO_BASE, "p99 ÷ " + ECHO_GO),
                                          (rr, cr, pr), ("≥ 0.9", "≤ 1.1", "≤ 1.0")):
                 if ok is False:
-                    missed.append(f"echo `{label}` {c} conns {s} B: {what} = {fratio(val)} (target {lim})")
+                    missed.append(f"echo `{label}` {c} conns {s} B: {what} = {fratio(val, 3)} (target {lim})")
     lines.append("")
 
 
