@@ -36,6 +36,14 @@
  *   descriptor after the op came back (closing: -ECANCELED; deadline
  *   passed: -ETIMEDOUT; otherwise resubmit), as Go's pollDesc does.
  *
+ * - Runtimes end and start again (gr_main returns, a later one starts).
+ *   Goroutines abandoned in I/O when gr_main returned never unrecord their
+ *   ops, and the deadline timers may sit in a dead P's heap. Each
+ *   descriptor remembers the runtime that last used it (its start time)
+ *   and, when locked under another one, or with no runtime at all, drops
+ *   those records and re-inits its timers (fd_lock): nothing can be in
+ *   flight from a runtime that is gone, since teardown reaps every request.
+ *
  * Invariants:
  * - An op is in fd->ops exactly while its SQEs may be in a ring
  *   (recorded in the same fd->lock hold that filled the SQE, removed
@@ -46,6 +54,7 @@
  *   whoever takes nops to 0 clears and wakes them.
  */
 #include "io/fd.h"
+#include "core/sched.h"   /* gr__sched.start_time: which runtime this is */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,12 +129,42 @@ static void fd_newgen(struct gr__fd *d, int kind)
     d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
 }
 
+/* Which runtime is running: its start time, 0 when none. */
+static int64_t runtime_epoch(void)
+{
+    return gr__running() ? gr__sched.start_time : 0;
+}
+
+/* Drop what a runtime that is gone left behind. d->lock held. */
+static void fd_forget_runtime(struct gr__fd *d)
+{
+    d->ops = NULL;
+    d->nops = 0;
+    d->closer = NULL;
+    d->closer_thread = false;
+    d->closing = false;
+    for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++)
+        gr__timer_init(&d->timer[dir].t, deadline_fire, &d->timer[dir]);
+}
+
+/* Lock d; first use under a new runtime forgets the old one's records. */
+static void fd_lock(struct gr__fd *d)
+{
+    gr__lock(&d->lock);
+    int64_t e = runtime_epoch();
+    if (gr__unlikely(d->epoch != e)) {
+        if (d->epoch != 0 || d->nops != 0)
+            fd_forget_runtime(d);
+        d->epoch = e;
+    }
+}
+
 void gr__fd_fresh(int fd, int kind)
 {
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return;
-    gr__lock(&d->lock);
+    fd_lock(d);
     fd_newgen(d, kind);
     gr__unlock(&d->lock);
 }
@@ -135,7 +174,7 @@ int gr__fd_kind(int fd)
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return GR__KIND_OTHER;
-    gr__lock(&d->lock);
+    fd_lock(d);
     int kind = d->kind;
     gr__unlock(&d->lock);
     if (kind != GR__KIND_UNKNOWN)
@@ -144,7 +183,7 @@ int gr__fd_kind(int fd)
     if (fstat(fd, &st) < 0)
         return GR__KIND_OTHER;     /* the op itself will say EBADF */
     kind = S_ISSOCK(st.st_mode) ? GR__KIND_SOCKET : GR__KIND_OTHER;
-    gr__lock(&d->lock);
+    fd_lock(d);
     d->kind = (uint8_t)kind;
     gr__unlock(&d->lock);
     return kind;
@@ -155,7 +194,7 @@ void gr__fd_forget_kind(int fd)
     struct gr__fd *d = gr__fd_lookup(fd);
     if (!d)
         return;
-    gr__lock(&d->lock);
+    fd_lock(d);
     d->kind = GR__KIND_UNKNOWN;
     gr__unlock(&d->lock);
 }
@@ -238,7 +277,7 @@ int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsig
         op.dir = (uint8_t)dir;
         op.armed = -1;
 
-        gr__lock(&d->lock);
+        fd_lock(d);
         if (d->closing) {
             gr__unlock(&d->lock);
             return -ECANCELED;
@@ -290,7 +329,7 @@ int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsig
         int res = gr__io_wait(&op.iop);
 
         bool wake_thread;
-        gr__lock(&d->lock);
+        fd_lock(d);
         G *closer = ops_del(d, &op, &wake_thread);
         if (res == -ECONNRESET)   /* a write may consume the error first */
             d->reset = true;
@@ -347,7 +386,7 @@ int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep, vo
     memset(&op, 0, sizeof op);   /* iop.ring NULL: gr__io_cancel leaves it alone */
     op.dir = (uint8_t)dir;
     op.armed = -1;
-    gr__lock(&d->lock);
+    fd_lock(d);
     if (d->closing) {
         gr__unlock(&d->lock);
         return -ECANCELED;
@@ -367,7 +406,7 @@ int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep, vo
     ssize_t res = direct(fd, ctx);
 
     bool wake_thread;
-    gr__lock(&d->lock);
+    fd_lock(d);
     G *closer = ops_del(d, &op, &wake_thread);
     if (res == -ECONNRESET)   /* a write may consume the error first */
         d->reset = true;
@@ -422,7 +461,7 @@ static void deadline_fire(void *arg, int64_t now)
     int64_t t = gr__nanotime();
     if (now > t)
         t = now;
-    gr__lock(&d->lock);
+    fd_lock(d);
     int64_t dl = d->deadline[ft->dir];
     if (dl >= 0 && dl <= t)
         cancel_late_ops(d, ft->dir, dl);
@@ -445,7 +484,7 @@ static int gr_set_deadline_impl(int fd, int which, int64_t deadline_ns)
 
     bool arm[3] = { false, false, false };
     gr__lock(&d->setlock);
-    gr__lock(&d->lock);
+    fd_lock(d);
     if (d->closing) {
         gr__unlock(&d->lock);
         gr__unlock(&d->setlock);
@@ -505,7 +544,7 @@ static int gr_close_impl(int fd)
     if (!d)
         return close_number(fd);
 
-    gr__lock(&d->lock);
+    fd_lock(d);
     if (d->closing) {
         gr__unlock(&d->lock);
         return -EBADF;
@@ -527,13 +566,13 @@ static int gr_close_impl(int fd)
             while (atomic_load_explicit(&d->closer_word, memory_order_acquire) == 0)
                 gr__futex_wait(&d->closer_word, 0, -1);
         }
-        gr__lock(&d->lock);
+        fd_lock(d);
     }
     gr__unlock(&d->lock);
 
     int rc = close_number(fd);
 
-    gr__lock(&d->lock);
+    fd_lock(d);
     if (d->gen == gen)      /* not already recreated by accept/openat/socket */
         fd_newgen(d, GR__KIND_UNKNOWN);
     gr__unlock(&d->lock);
@@ -570,7 +609,7 @@ void gr__fd_teardown(void)
             continue;
         for (int j = 0; j < FD_CHUNK; j++) {
             struct gr__fd *d = &c[j];
-            gr__lock(&d->lock);
+            fd_lock(d);
             d->ops = NULL;
             d->nops = 0;
             d->closer = NULL;

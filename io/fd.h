@@ -71,6 +71,7 @@ struct gr__fd {
     struct gr__fdop *ops;           /* doubly linked, head */
     int64_t deadline[3];            /* [GR__DIR_READ], [GR__DIR_WRITE]; -1 none */
     struct gr__fdtimer timer[3];    /* [GR__DIR_READ], [GR__DIR_WRITE] */
+    int64_t epoch;                  /* runtime (its start time) that recorded ops here */
     G *closer;                      /* goroutine in gr_close waiting for nops == 0 */
     bool closer_thread;             /* a plain thread waits on closer_word */
     _Atomic uint32_t closer_word;   /* 0 waiting, 1 released (futex word) */
@@ -133,7 +134,8 @@ GR_HIDDEN int gr__connect(int fd, const struct sockaddr *addr, socklen_t len, in
 GR_HIDDEN void gr__io_sigpipe_once(void);
 
 /* Reset every descriptor (no ops, no deadlines, new generation): the
- * runtime that recorded them is gone. Called when gr_main tears down. */
+ * runtime that recorded them is gone. Optional: each descriptor also
+ * notices a new runtime by itself (see fd_lock in io/fd.c). */
 GR_HIDDEN void gr__fd_teardown(void);
 
 /* An absolute deadline `ns` from now, -1 for ns < 0 (none). */

@@ -813,3 +813,47 @@ Test(io_semantics, listen_and_dial_address_forms, .timeout = 30)
 {
     io_run(2, addr_forms, NULL);
 }
+
+/* ---------- a later runtime after goroutines were abandoned in I/O ---------- */
+
+static int ab_c = -1, ab_s = -1, ab_c2 = -1, ab_s2 = -1;
+static struct blocked ab_b1, ab_b2;
+
+static void abandon_run1(void *arg)
+{
+    IO_CHECK_EQ(io_pair(&ab_c, &ab_s), 0);
+    IO_CHECK_EQ(io_pair(&ab_c2, &ab_s2), 0);
+    gr_set_deadline(ab_s, GR_READ, gr_nanotime() + 60 * SEC);
+    ab_b1 = (struct blocked){ .fd = ab_s, .what = 0 };
+    ab_b2 = (struct blocked){ .fd = ab_s2, .what = 0 };
+    gr_go(blocker, &ab_b1);
+    gr_go(blocker, &ab_b2);
+    gr_sleep(io_ms(30));
+    /* return: both blockers are abandoned in gr_recv, as Go abandons them */
+}
+
+static void abandon_run2(void *arg)
+{
+    char buf[8];
+    /* ab_s was closed between the runtimes: its peer sees EOF */
+    IO_CHECK_EQ(gr_set_deadline(ab_c, GR_READ, gr_nanotime() + 5 * SEC), 0);
+    IO_CHECK_EQ(gr_recv(ab_c, buf, sizeof buf, 0), 0);
+    /* ab_s2 still has the first runtime's op record: it must be forgotten */
+    IO_CHECK_EQ(gr_set_deadline(ab_s2, GR_READ, gr_nanotime() - 1), 0);
+    IO_CHECK_EQ(gr_recv(ab_s2, buf, sizeof buf, 0), -ETIMEDOUT);
+    IO_CHECK_EQ(gr_set_deadline(ab_s2, GR_READ, -1), 0);
+    IO_CHECK_EQ(gr_send(ab_c2, "r2", 2, 0), 2);
+    IO_CHECK_EQ(gr_recv(ab_s2, buf, sizeof buf, 0), 2);
+    IO_CHECK_EQ(gr_close(ab_s2), 0);
+    IO_CHECK_EQ(gr_close(ab_c2), 0);
+    IO_CHECK_EQ(gr_close(ab_c), 0);
+}
+
+Test(io_semantics, later_runtime_forgets_abandoned_ops, .timeout = 30)
+{
+    io_run(2, abandon_run1, NULL);
+    cr_assert_eq(atomic_load(&ab_b1.done), 0, "the blocker was abandoned, not woken");
+    /* no runtime: nothing is in flight, close must not wait for the records */
+    cr_assert_eq(gr_close(ab_s), 0);
+    io_run(2, abandon_run2, NULL);
+}
