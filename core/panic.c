@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define GR_ALTSTACK_SIZE (64 * 1024)
@@ -223,6 +224,18 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         gr__stack_overflow(gp);
     if (gp && a < gp->stack_lo && a + 65536 >= gp->stack_lo)
         gr__stack_overflow(gp);
+    /* Canary stacks have no guard page: a goroutine whose stack pointer
+     * is below its stack when it faults has overflowed. */
+    if (gp && uc) {
+        ucontext_t *u = uc;
+#if defined(__x86_64__)
+        uintptr_t sp = (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+#else
+        uintptr_t sp = (uintptr_t)u->uc_mcontext.sp;
+#endif
+        if (sp < gp->stack_lo + 256 && sp + (64u << 20) > gp->stack_lo)
+            gr__stack_overflow(gp);
+    }
     struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
     if (old->sa_flags & SA_SIGINFO) {
         if (old->sa_sigaction) {
@@ -232,6 +245,15 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
         old->sa_handler(sig);
         return;
+    }
+    /* No handler of the program's: report it as Go does, then die. */
+    if (atomic_fetch_add(&throwing, 1) == 0) {
+        char line[160];
+        snprintf(line, sizeof line, "goring: fatal error: unexpected signal: %s addr=%p goroutine %llu\n\n",
+                 sig == SIGSEGV ? "SIGSEGV: segmentation violation" : "SIGBUS: bus error",
+                 si->si_addr, (unsigned long long)(gp ? gp->goid : 0));
+        put(2, line);
+        gr__dump_goroutines(2);
     }
     signal(sig, SIG_DFL);   /* re-fault with the default action */
 }

@@ -60,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -862,7 +863,7 @@ top:
                 P *p2 = gr__sched.allp[i];
                 if (p2 != pp && !gr__runqempty(p2) &&
                     atomic_load_explicit(&p2->status, memory_order_relaxed) == GR_PRUNNING) {
-                    gp = runqsteal(pp, p2, false);
+                    gp = runqsteal(pp, p2, true);
                     if (gp)
                         return gp;
                 }
@@ -1019,6 +1020,8 @@ static void *mstart(void *arg)
         pthread_attr_destroy(&attr);
     }
     gr__m_altstack(mp);
+    /* Timer slack 1 us (default 50 us): sleeps in the ring end on time. */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     acquirep(mp, mp->nextp);
     mp->nextp = NULL;
     schedule(mp);
@@ -1124,8 +1127,14 @@ static int newproc(gr_fn fn, void *arg, size_t stack_size, const char *name)
     M *mp = gr__getm();
     P *pp = mp ? mp->p : NULL;
     G *gp = NULL;
-    if (stack_size == (size_t)gr__sched.default_stack)
+    if (stack_size == (size_t)gr__sched.default_stack) {
         gp = gfget(pp);
+        /* A cached G whose odd-sized stack was freed gets a default one. */
+        if (gp && gp->stack_map_size == 0 && gr__stack_alloc(gp, stack_size) != 0) {
+            gfput(pp, gp);
+            return -ENOMEM;
+        }
+    }
     if (!gp) {
         gp = malg(stack_size);
         if (!gp)
@@ -1161,7 +1170,9 @@ static int newproc(gr_fn fn, void *arg, size_t stack_size, const char *name)
 
 int gr_go(gr_fn fn, void *arg)
 {
-    return newproc(fn, arg, (size_t)gr__sched.default_stack, NULL);
+    int r = newproc(fn, arg, (size_t)gr__sched.default_stack, NULL);
+    gr__checkpreempt();
+    return r;
 }
 
 int gr_go_opts(gr_fn fn, void *arg, const struct gr_go_opts *opts)

@@ -490,13 +490,17 @@ void gr__netpoll_drain(P *pp)
     struct gr__ring *r = ring_of(pp);
     if (!r)
         return;
-    for (int round = 0; round < 1000; round++) {
+    for (int round = 0; round < 250; round++) {
         gr__lock(&r->sqlock);
         struct io_uring_sqe *sqe = get_sqe_locked(r);
         io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
         io_uring_sqe_set_data64(sqe, GR_UD_IGNORE);
         submit_locked(r);
         gr__unlock(&r->sqlock);
+        /* An eventfd read punted to an io-wq worker may not be cancellable
+         * at once: complete it instead. */
+        if (r->wake_armed && !atomic_load(&r->wake_done))
+            gr__netpoll_break(pp);
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
         struct io_uring_cqe *cqe;
         io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);

@@ -1,0 +1,133 @@
+/*
+ * tests/core_fatal.c: fatal errors as Go reports them, each checked in a
+ * child process: deadlock, stack overflow (guard page and canary stacks),
+ * SIGQUIT dump.
+ */
+#include "helpers.h"
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct child { int status; char err[16384]; };
+
+/* Run fn under gr_main in a child; collect its stderr and exit status.
+ * If quit_after_ms > 0, send SIGQUIT after that long. */
+static void run_child(gr_fn fn, const char *grdebug, const char *guarded, int quit_after_ms, struct child *out)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        setenv("GR_MAXPROCS", "2", 1);
+        if (grdebug)
+            setenv("GRDEBUG", grdebug, 1);
+        if (guarded)
+            setenv("GR_GUARDED_STACKS", guarded, 1);
+        alarm(20);
+        int r = gr_main(fn, NULL);
+        _exit(r == 0 ? 0 : 3);
+    }
+    close(fds[1]);
+    if (quit_after_ms > 0) {
+        usleep((useconds_t)quit_after_ms * 1000);
+        kill(pid, SIGQUIT);
+    }
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], out->err + len, sizeof out->err - 1 - len)) > 0)
+        len += (size_t)n;
+    out->err[len] = 0;
+    close(fds[0]);
+    cr_assert_eq(waitpid(pid, &out->status, 0), pid);
+}
+
+static void wait_forever(void *arg)
+{
+    gr_chan *c = arg;
+    gr_chan_recv(c, NULL);
+}
+
+static void deadlock_main(void *arg)
+{
+    (void)arg;
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    gr_go(wait_forever, c);
+    int v;
+    gr_chan_recv(c, &v);    /* nobody will ever send */
+}
+
+Test(core_fatal, deadlock_reported, .timeout = 30)
+{
+    struct child c;
+    run_child(deadlock_main, NULL, NULL, 0, &c);
+    cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
+    cr_assert(strncmp(c.err, "goring: fatal error: all goroutines are asleep - deadlock!", 58) == 0,
+              "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "goroutine 1 [chan receive]:"), "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "goroutine 2 [chan receive]:"), "stderr: %s", c.err);
+}
+
+static void sleepy(void *arg)
+{
+    (void)arg;
+    gr_sleep(1000LL * 1000000000LL);
+}
+
+Test(core_fatal, no_deadlock_while_timer_pending, .timeout = 30)
+{
+    /* A goroutine sleeping is not a deadlock; SIGQUIT then dumps all. */
+    struct child c;
+    run_child(sleepy, NULL, NULL, 300, &c);
+    cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
+    cr_assert(strncmp(c.err, "SIGQUIT: quit", 13) == 0, "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "goroutine 1 [sleep]:"), "stderr: %s", c.err);
+    cr_assert_null(strstr(c.err, "deadlock"), "stderr: %s", c.err);
+}
+
+Test(core_fatal, deadlock_check_can_be_disabled, .timeout = 30)
+{
+    struct child c;
+    run_child(deadlock_main, "deadlock=0", NULL, 300, &c);
+    cr_assert(strncmp(c.err, "SIGQUIT: quit", 13) == 0, "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "goroutine 2 [chan receive]:"), "stderr: %s", c.err);
+}
+
+static int __attribute__((noinline)) forever(volatile char *p)
+{
+    volatile char buf[512];
+    buf[0] = p ? p[0] : 0;
+    return forever(buf) + buf[1];
+}
+
+static void overflow_g(void *arg)
+{
+    (void)arg;
+    forever(NULL);
+}
+
+static void overflow_main(void *arg)
+{
+    (void)arg;
+    gr_go(overflow_g, NULL);     /* goroutine 2 */
+    gr_sleep(10LL * 1000000000LL);
+}
+
+Test(core_fatal, stack_overflow_guard_page, .timeout = 30)
+{
+    struct child c;
+    run_child(overflow_main, NULL, NULL, 0, &c);
+    cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
+    cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow"), "stderr: %s", c.err);
+}
+
+Test(core_fatal, stack_overflow_canary_stack, .timeout = 30)
+{
+    struct child c;
+    run_child(overflow_main, NULL, "0", 0, &c);
+    cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
+    cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow"), "stderr: %s", c.err);
+}

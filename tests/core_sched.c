@@ -1,0 +1,309 @@
+/*
+ * tests/core_sched.c: goroutines, run queues, stealing, yield, teardown.
+ * Each Test runs in its own process (Criterion), so each gets a fresh
+ * runtime with the GR_MAXPROCS it sets.
+ */
+#include "helpers.h"
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- spawn and join 100k goroutines ---- */
+
+#define NSPAWN 100000
+static _Atomic long spawned_done;
+static _Atomic long spawned_sum;
+static char ran[NSPAWN];
+
+static void leaf(void *arg)
+{
+    long i = (long)(intptr_t)arg;
+    ran[i]++;
+    atomic_fetch_add(&spawned_sum, i);
+    atomic_fetch_add(&spawned_done, 1);
+}
+
+static struct { long done; long sum; struct gr_stats st; int id_main; } spawn_out;
+
+static void spawn_main(void *arg)
+{
+    (void)arg;
+    spawn_out.id_main = (int)gr_id();
+    for (long i = 0; i < NSPAWN; i++) {
+        int r;
+        while ((r = gr_go(leaf, (void *)(intptr_t)i)) == -ENOMEM)
+            gr_yield();
+        cr_assert_eq(r, 0);
+    }
+    while (atomic_load(&spawned_done) < NSPAWN)
+        gr_sleep(100000);
+    spawn_out.done = atomic_load(&spawned_done);
+    spawn_out.sum = atomic_load(&spawned_sum);
+    gr_stats(&spawn_out.st);
+}
+
+static void check_spawn(int procs)
+{
+    cr_assert_eq(gr_test_run(procs, spawn_main, NULL), 0);
+    cr_assert_eq(spawn_out.id_main, 1);
+    cr_assert_eq(spawn_out.done, NSPAWN);
+    cr_assert_eq(spawn_out.sum, (long)NSPAWN * (NSPAWN - 1) / 2);
+    for (long i = 0; i < NSPAWN; i++)
+        cr_assert_eq(ran[i], 1, "goroutine %ld ran %d times", i, ran[i]);
+    cr_assert_eq(spawn_out.st.ps, (uint32_t)procs);
+    cr_assert_geq(spawn_out.st.goroutines_created, (uint64_t)NSPAWN + 1);
+    cr_assert_eq(gr_num_goroutine(), 0, "no runtime after gr_main returned");
+}
+
+Test(core_sched, spawn_100k_procs1, .timeout = 60) { check_spawn(1); }
+Test(core_sched, spawn_100k_procs2, .timeout = 60) { check_spawn(2); }
+Test(core_sched, spawn_100k_procs4, .timeout = 60) { check_spawn(4); }
+
+/* ---- one goroutine spawns many busy ones: idle Ps steal them ---- */
+
+static _Atomic long steal_done;
+static _Atomic int on_p[8];
+
+static void busy(void *arg)
+{
+    (void)arg;
+    volatile unsigned long x = 0;
+    for (int i = 0; i < 200000; i++)
+        x += (unsigned long)i;
+    atomic_fetch_add(&steal_done, 1);
+}
+
+static struct gr_stats steal_st;
+
+static void steal_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2000; i++)
+        cr_assert_eq(gr_go(busy, NULL), 0);
+    while (atomic_load(&steal_done) < 2000)
+        gr_sleep(1000000);
+    gr_stats(&steal_st);
+}
+
+Test(core_sched, steals_happen, .timeout = 60)
+{
+    cr_assert_eq(gr_test_run(4, steal_main, NULL), 0);
+    cr_assert_eq(atomic_load(&steal_done), 2000);
+    cr_assert_gt(steal_st.steals, 0, "steals=%llu", (unsigned long long)steal_st.steals);
+    cr_assert_geq(steal_st.ms_created, 2);
+    (void)on_p;
+}
+
+/* ---- -EPERM outside a goroutine; errors for bad input ---- */
+
+Test(core_sched, eperm_outside_goroutine, .timeout = 10)
+{
+    cr_assert_eq(gr_sleep(1000), -EPERM);
+    cr_assert_eq(gr_go(leaf, NULL), -EPERM, "no runtime running");
+    cr_assert_eq(gr_id(), 0);
+    cr_assert_eq(gr_num_goroutine(), 0);
+    cr_assert_eq(gr_main(NULL, NULL), -EINVAL);
+    gr_yield();   /* a plain sched_yield outside goroutines */
+    gr_syscall_enter();
+    gr_syscall_exit();
+    cr_assert_str_eq(gr_version(), "0.1.0");
+    cr_assert_gt(gr_maxprocs(), 0);
+}
+
+static int opts_r[4];
+static void opts_main(void *arg)
+{
+    (void)arg;
+    struct gr_go_opts small = {.stack_size = 1024, .name = "tiny"};
+    struct gr_go_opts huge = {.stack_size = (size_t)128 << 20, .name = NULL};
+    struct gr_go_opts ok = {.stack_size = 20000, .name = "worker"};
+    opts_r[0] = gr_go_opts(leaf, (void *)0, &small);
+    opts_r[1] = gr_go_opts(leaf, (void *)0, &huge);
+    opts_r[2] = gr_go_opts(leaf, (void *)1, &ok);
+    opts_r[3] = gr_go(NULL, NULL);
+    gr_sleep(10000000);
+    /* gr_main inside gr_main is refused */
+    cr_assert_eq(gr_main(opts_main, NULL), -EBUSY);
+}
+
+Test(core_sched, go_opts_bounds, .timeout = 10)
+{
+    cr_assert_eq(gr_test_run(2, opts_main, NULL), 0);
+    cr_assert_eq(opts_r[0], -EINVAL);
+    cr_assert_eq(opts_r[1], -EINVAL);
+    cr_assert_eq(opts_r[2], 0);
+    cr_assert_eq(opts_r[3], -EINVAL);
+    cr_assert_eq(ran[1], 1);
+}
+
+/* ---- deep recursion within a big stack works ---- */
+
+static int depth_reached;
+static int recurse(int n)
+{
+    volatile char pad[1024];
+    pad[0] = (char)n;
+    if (n == 0)
+        return pad[0];
+    return recurse(n - 1) + pad[0] - (char)n + 1;
+}
+
+static void deep(void *arg)
+{
+    depth_reached = recurse((int)(intptr_t)arg);
+}
+
+static void deep_main(void *arg)
+{
+    (void)arg;
+    struct gr_go_opts o = {.stack_size = 8u << 20, .name = "deep"};
+    cr_assert_eq(gr_go_opts(deep, (void *)(intptr_t)4000, &o), 0);
+    gr_sleep(50000000);
+    /* The default stack holds at least 64 KiB of locals. */
+    cr_assert_eq(gr_go(deep, (void *)(intptr_t)60), 0);
+    gr_sleep(20000000);
+}
+
+Test(core_sched, big_and_default_stacks, .timeout = 10)
+{
+    cr_assert_eq(gr_test_run(2, deep_main, NULL), 0);
+    cr_assert_eq(depth_reached, 60);
+}
+
+/* ---- yield ping-pong keeps both alive and counts exactly ---- */
+
+static _Atomic long pp_count;
+static void yielder(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    for (long i = 0; i < n; i++) {
+        atomic_fetch_add(&pp_count, 1);
+        gr_yield();
+    }
+}
+
+static void yield_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++)
+        gr_go(yielder, (void *)(intptr_t)10000);
+    while (atomic_load(&pp_count) < 100000)
+        gr_yield();
+}
+
+Test(core_sched, yield_many, .timeout = 30)
+{
+    cr_assert_eq(gr_test_run(1, yield_main, NULL), 0);
+    cr_assert_eq(atomic_load(&pp_count), 100000);
+}
+
+/* ---- gr_main returns while others sleep or wait; runtime torn down ---- */
+
+static void sleeper_forever(void *arg)
+{
+    (void)arg;
+    gr_sleep(3600LL * 1000000000LL);
+}
+
+static void spinner_yield(void *arg)
+{
+    (void)arg;
+    for (;;)
+        gr_yield();
+}
+
+static int teardown_round;
+static void teardown_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++)
+        gr_go(sleeper_forever, NULL);
+    gr_go(spinner_yield, NULL);
+    gr_sleep(5000000);
+    cr_assert_geq(gr_num_goroutine(), 102);
+    teardown_round++;
+}
+
+Test(core_sched, main_return_tears_down, .timeout = 30)
+{
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(gr_test_run(2, teardown_main, NULL), 0);
+        cr_assert_eq(gr_num_goroutine(), 0);
+        struct gr_stats st;
+        gr_stats(&st);
+        cr_assert_eq(st.ps, 2);
+    }
+    cr_assert_eq(teardown_round, 3);
+}
+
+/* gr_exit from goroutine 1 ends gr_main as a return would. */
+static int after_exit;
+static void exit_main(void *arg)
+{
+    (void)arg;
+    gr_exit();
+    after_exit = 1;
+}
+
+Test(core_sched, exit_main_goroutine, .timeout = 10)
+{
+    cr_assert_eq(gr_test_run(1, exit_main, NULL), 0);
+    cr_assert_eq(after_exit, 0);
+}
+
+/* ---- errno is per goroutine across switches ---- */
+static int errno_seen[2];
+static void errno_g(void *arg)
+{
+    int k = (int)(intptr_t)arg;
+    errno = 100 + k;
+    for (int i = 0; i < 50; i++)
+        gr_yield();
+    errno_seen[k] = errno;
+}
+
+static void errno_main(void *arg)
+{
+    (void)arg;
+    gr_go(errno_g, (void *)0);
+    gr_go(errno_g, (void *)1);
+    gr_sleep(20000000);
+}
+
+Test(core_sched, errno_saved_per_goroutine, .timeout = 10)
+{
+    cr_assert_eq(gr_test_run(2, errno_main, NULL), 0);
+    cr_assert_eq(errno_seen[0], 100);
+    cr_assert_eq(errno_seen[1], 101);
+}
+
+/* ---- schedtrace prints lines ---- */
+static void trace_main(void *arg)
+{
+    (void)arg;
+    gr_sleep(120000000);
+}
+
+Test(core_sched, schedtrace_and_stats, .timeout = 10)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    int saved = dup(2);
+    dup2(fds[1], 2);
+    setenv("GRDEBUG", "schedtrace=20", 1);
+    int r = gr_test_run(2, trace_main, NULL);
+    dup2(saved, 2);
+    close(fds[1]);
+    cr_assert_eq(r, 0);
+    char buf[8192];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    cr_assert_gt(n, 0);
+    buf[n] = 0;
+    cr_assert(strstr(buf, "SCHED ") && strstr(buf, "gomaxprocs=2"), "got: %s", buf);
+    struct gr_stats st;
+    gr_stats(&st);
+    cr_assert_eq(st.goroutines_created, 1);
+    cr_assert_geq(st.timers_fired, 1);
+    cr_assert_geq(st.ms_created, 1);
+}

@@ -1,0 +1,9 @@
+#!/bin/sh
+# tests/run-test.sh: how `make check` runs each Criterion binary.
+# Binaries whose name ends in _timing assert timing (latency bounds,
+# fairness): they run their tests one at a time, and make check runs them
+# after the others have finished (see TESTS order in Makefile.am).
+case "$1" in
+  *_timing) CRITERION_JOBS=1; export CRITERION_JOBS ;;
+esac
+exec "$@"
