@@ -581,6 +581,11 @@ static int gr_close_impl(int fd)
 
 /* ---------- misc ---------- */
 
+__attribute__((noinline, noipa)) int *gr__errno_loc(void)
+{
+    return &errno;
+}
+
 static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
 
 static void sigpipe_ignore(void)
@@ -626,16 +631,16 @@ void gr__fd_teardown(void)
 
 int gr_set_deadline(int fd, int which, int64_t deadline_ns)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_set_deadline_impl(fd, which, deadline_ns);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 int gr_close(int fd)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_close_impl(fd);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }

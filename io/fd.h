@@ -138,6 +138,12 @@ GR_HIDDEN void gr__io_sigpipe_once(void);
  * notices a new runtime by itself (see fd_lock in io/fd.c). */
 GR_HIDDEN void gr__fd_teardown(void);
 
+/* errno's address on the thread running now. glibc declares
+ * __errno_location const, so a compiler may reuse the address taken
+ * before a call that parked the goroutine, which may resume on another
+ * thread: public entry points save and restore errno through this. */
+GR_HIDDEN int *gr__errno_loc(void);
+
 /* An absolute deadline `ns` from now, -1 for ns < 0 (none). */
 static inline int64_t gr__deadline_in(int64_t ns)
 {

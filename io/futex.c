@@ -107,16 +107,16 @@ static int gr_futex_wake_shared_impl(uint32_t *addr, int n)
 
 int gr_futex_wake(uint32_t *addr, int n)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_futex_wake_impl(addr, n);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 int gr_futex_wake_shared(uint32_t *addr, int n)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_futex_wake_shared_impl(addr, n);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }

@@ -189,16 +189,16 @@ static int gr_dial_tcp_impl(const char *addr, int64_t timeout_ns)
 
 int gr_listen_tcp(const char *addr, int backlog)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_listen_tcp_impl(addr, backlog);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 int gr_dial_tcp(const char *addr, int64_t timeout_ns)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_dial_tcp_impl(addr, timeout_ns);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }

@@ -216,7 +216,7 @@ ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
 static ssize_t direct_send(int fd, void *c)
 {
     struct rw *a = c;
-    int saved = errno;
+    int saved = *gr__errno_loc();
     ssize_t r = send(fd, a->cbuf, a->len, a->flags | MSG_DONTWAIT);
     if (r < 0)
         r = -errno;
@@ -404,48 +404,48 @@ static int gr_poll_impl(int fd, short events, int64_t timeout_ns)
 
 int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_connect_impl(fd, addr, len);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 ssize_t gr_write(int fd, const void *buf, size_t n)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     ssize_t r = gr_write_impl(fd, buf, n);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 ssize_t gr_write_all(int fd, const void *buf, size_t n)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     ssize_t r = gr_write_all_impl(fd, buf, n);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 ssize_t gr_writev(int fd, const struct iovec *iov, int n)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     ssize_t r = gr_writev_impl(fd, iov, n);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 ssize_t gr_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     ssize_t r = gr_pwrite_impl(fd, buf, n, off);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
 
 int gr_poll(int fd, short events, int64_t timeout_ns)
 {
-    int saved = errno;
+    int saved = *gr__errno_loc();
     int r = gr_poll_impl(fd, events, timeout_ns);
-    errno = saved;
+    *gr__errno_loc() = saved;
     return r;
 }
