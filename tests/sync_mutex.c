@@ -231,3 +231,46 @@ Test(sync_mutex, trylock_contended_2p, .timeout = 60)
     struct trys t = { .m = GR_MUTEX_INIT, .wg = GR_WAITGROUP_INIT };
     RUN(2, trys_main, &t);
 }
+
+/* ---- a later gr_main after goroutines were abandoned on a mutex ----
+ * Disabled until core calls gr__sema_reset() at teardown (docs/TEAM.md,
+ * "Requests between owners"): the abandoned waiter's record stays in the
+ * semaphore table while its stack is unmapped. */
+
+static gr_mutex abandoned = GR_MUTEX_INIT;
+
+static void blocked_forever(void *arg)
+{
+    (void)arg;
+    gr_mutex_lock(&abandoned);   /* main holds it and returns */
+}
+
+static void abandon_main(void *arg)
+{
+    (void)arg;
+    gr_mutex_lock(&abandoned);
+    for (int i = 0; i < 4; i++)
+        go_or_fail(blocked_forever, NULL);
+    gr_sleep(5 * MS);            /* they are parked on the semaphore */
+}
+
+static void second_main(void *arg)
+{
+    (void)arg;
+    gr_mutex m = GR_MUTEX_INIT;
+    /* the abandoned mutex still says "locked, 4 waiters": unlock it and
+     * use it again; its semaphore root must not hold the old records */
+    gr_mutex_unlock(&abandoned);
+    gr_mutex_lock(&m);
+    gr_mutex_unlock(&m);
+    for (int i = 0; i < 1000; i++) {
+        gr_mutex_lock(&abandoned);
+        gr_mutex_unlock(&abandoned);
+    }
+}
+
+Test(sync_mutex, second_gr_main_after_abandoned_waiters, .timeout = 20, .disabled = true)
+{
+    RUN(2, abandon_main, NULL);
+    RUN(2, second_main, NULL);
+}
