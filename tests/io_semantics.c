@@ -857,3 +857,82 @@ Test(io_semantics, later_runtime_forgets_abandoned_ops, .timeout = 30)
     cr_assert_eq(gr_close(ab_s), 0);
     io_run(2, abandon_run2, NULL);
 }
+
+/* ---------- vectors, messages, poll ---------- */
+
+static void late_write(void *arg)
+{
+    int fd = *(int *)arg;
+    gr_sleep(io_ms(30));
+    IO_CHECK_EQ(gr_write(fd, "w", 1), 1);
+}
+
+static void msg_vec_poll(void *arg)
+{
+    int sv[2];
+    IO_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    /* writev on a socket (a sendmsg), readv */
+    struct iovec wv[3] = { { "ab", 2 }, { "cde", 3 }, { "f", 1 } };
+    IO_CHECK_EQ(gr_writev(sv[0], wv, 3), 6);
+    char x[4] = { 0 }, y[4] = { 0 };
+    struct iovec rv[2] = { { x, 4 }, { y, 2 } };
+    IO_CHECK_EQ(gr_readv(sv[1], rv, 2), 6);
+    IO_CHECK(memcmp(x, "abcd", 4) == 0 && memcmp(y, "ef", 2) == 0, "readv");
+
+    /* sendmsg with an fd (SCM_RIGHTS), recvmsg */
+    int p[2];
+    IO_CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = { "m", 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                          .msg_controllen = sizeof u.buf };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+    IO_CHECK_EQ(gr_sendmsg(sv[0], &msg, 0), 1);
+    char m = 0;
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u2;
+    memset(&u2, 0, sizeof u2);
+    struct iovec riov = { &m, 1 };
+    struct msghdr rmsg = { .msg_iov = &riov, .msg_iovlen = 1, .msg_control = u2.buf,
+                           .msg_controllen = sizeof u2.buf };
+    IO_CHECK_EQ(gr_recvmsg(sv[1], &rmsg, MSG_CMSG_CLOEXEC), 1);
+    IO_CHECK(m == 'm', "recvmsg data");
+    struct cmsghdr *rc = CMSG_FIRSTHDR(&rmsg);
+    IO_CHECK(rc && rc->cmsg_type == SCM_RIGHTS, "no fd received");
+    if (rc && rc->cmsg_type == SCM_RIGHTS) {
+        int passed;
+        memcpy(&passed, CMSG_DATA(rc), sizeof passed);
+        IO_CHECK_EQ(gr_write(passed, "z", 1), 1);          /* the passed pipe end works */
+        char z = 0;
+        IO_CHECK_EQ(gr_read(p[0], &z, 1), 1);
+        IO_CHECK(z == 'z', "pipe through a passed fd");
+        gr_close(passed);
+    }
+    IO_CHECK_EQ(gr_recvmsg(sv[1], NULL, 0), -EFAULT);
+
+    /* poll: writable at once; readable when the peer writes; HUP after close */
+    IO_CHECK_EQ(gr_poll(sv[0], POLLOUT, -1) & POLLOUT, POLLOUT);
+    IO_CHECK_EQ(gr_poll(sv[1], POLLIN, 0), 0);
+    gr_go(late_write, &sv[0]);
+    int r = gr_poll(sv[1], POLLIN, -1);
+    IO_CHECK(r & POLLIN, "poll revents %#x", r);
+    char w;
+    IO_CHECK_EQ(gr_read(sv[1], &w, 1), 1);
+    IO_CHECK_EQ(gr_close(sv[0]), 0);
+    r = gr_poll(sv[1], POLLIN, -1);
+    IO_CHECK(r & (POLLIN | POLLHUP), "poll after the peer closed: %#x", r);
+    IO_CHECK_EQ(gr_read(sv[1], &w, 1), 0);
+    IO_CHECK_EQ(gr_poll(-1, POLLIN, -1), -EBADF);
+    gr_close(sv[1]);
+    gr_close(p[0]);
+    gr_close(p[1]);
+}
+
+Test(io_semantics, vectors_messages_fd_passing_and_poll, .timeout = 30)
+{
+    io_run(2, msg_vec_poll, NULL);
+}
