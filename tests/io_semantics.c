@@ -117,8 +117,13 @@ static struct blocked *blocked_connect(int l, struct blocked *slots, int nslots)
         gr_go(blocker, b);
         for (int k = 0; k < 150 && !atomic_load(&b->done); k++)
             gr_sleep(io_ms(1));
-        if (!atomic_load(&b->done))
-            return b;
+        if (!atomic_load(&b->done)) {
+            /* a dropped SYN is retried after 1 s: still pending 300 ms
+             * later means blocked, not merely slow on a loaded machine */
+            gr_sleep(io_ms(300));
+            if (!atomic_load(&b->done))
+                return b;
+        }
         fillers[nfillers++] = b->fd;
     }
     return NULL;
@@ -306,7 +311,7 @@ static void move_deadline(void *arg)
     case 3: gr_set_deadline(m->fd, GR_READ, -1); break;
     }
     if (m->mode >= 2) {
-        gr_sleep(io_ms(300));   /* past the first deadline: the reader must still wait */
+        gr_sleep(io_ms(800));   /* past the first deadline: the reader must still wait */
         gr_send(m->peer, "ok", 2, 0);
     }
 }
@@ -316,9 +321,10 @@ static void deadline_moved(void *arg)
     int mode = (int)(intptr_t)arg;
     int c = -1, s = -1;
     IO_CHECK_EQ(io_pair(&c, &s), 0);
-    /* modes 0/1 start with no deadline; 2/3 with one at +150 ms */
+    /* modes 0/1 start with no deadline; 2/3 with one at +500 ms, moved at
+     * +50 ms (slack for a loaded machine), data at +850 ms */
     if (mode >= 2)
-        gr_set_deadline(s, GR_READ, gr_nanotime() + io_ms(150));
+        gr_set_deadline(s, GR_READ, gr_nanotime() + io_ms(500));
     struct mover m = { .fd = s, .mode = mode, .peer = c };
     gr_go(move_deadline, &m);
     char buf[8];
@@ -533,6 +539,25 @@ static void small_buffers(int c, int s)
     setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 }
 
+struct drain {
+    int fd;
+    size_t n;
+};
+
+static void drain_some(void *arg)
+{
+    struct drain *d = arg;
+    char buf[16384];
+    gr_sleep(io_ms(50));
+    size_t got = 0;
+    while (got < d->n) {
+        ssize_t r = gr_recv(d->fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+}
+
 static void short_writes(void *arg)
 {
     int c = -1, s = -1;
@@ -542,8 +567,12 @@ static void short_writes(void *arg)
     char *big = calloc(1, n);
     ssize_t w = gr_send(c, big, n, 0);
     IO_CHECK(w > 0 && (size_t)w < n, "send of 8 MiB to a peer not reading: %zd", w);
-    /* write_all cut short by a deadline returns the count that went out */
-    gr_set_deadline(c, GR_WRITE, gr_nanotime() + io_ms(100));
+    /* write_all cut short by a deadline returns the count that went out:
+     * the peer reads 256 KiB at +50 ms, so some bytes go out for sure,
+     * and far fewer than 8 MiB */
+    struct drain d = { .fd = s, .n = 256 << 10 };
+    gr_go(drain_some, &d);
+    gr_set_deadline(c, GR_WRITE, gr_nanotime() + io_ms(400));
     w = gr_write_all(c, big, n);
     IO_CHECK(w > 0 && (size_t)w < n, "write_all cut by a deadline: %zd", w);
     IO_CHECK_EQ(gr_write_all(c, big, n), -ETIMEDOUT);
