@@ -79,6 +79,13 @@ static void fd_init(struct gr__fd *d, int num)
     d->num = num;
     d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
     d->deadline[GR__DIR_NONE] = -1;
+}
+
+/* (Re)initialise d's deadline timers, if it has any. */
+static void fd_timers_init(struct gr__fd *d)
+{
+    if (!d->timer)
+        return;
     for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++) {
         d->timer[dir].fd = d;
         d->timer[dir].dir = dir;
@@ -143,8 +150,7 @@ static void fd_forget_runtime(struct gr__fd *d)
     d->closer = NULL;
     d->closer_thread = false;
     d->closing = false;
-    for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++)
-        gr__timer_init(&d->timer[dir].t, deadline_fire, &d->timer[dir]);
+    fd_timers_init(d);
 }
 
 /* Lock d; first use under a new runtime forgets the old one's records. */
@@ -508,6 +514,11 @@ static int gr_set_deadline_impl(int fd, int which, int64_t deadline_ns)
                 arm[dir] = true;
         }
     }
+    if ((arm[GR__DIR_READ] || arm[GR__DIR_WRITE]) && !d->timer) {
+        /* Most fds never need one: 144 bytes saved per descriptor. */
+        d->timer = gr__xcalloc(3, sizeof *d->timer);
+        fd_timers_init(d);
+    }
     gr__unlock(&d->lock);
     /* Outside fd->lock: the timer's callback takes it. setlock keeps the
      * last start the one of the last deadline set. */
@@ -620,8 +631,7 @@ void gr__fd_teardown(void)
             d->closer = NULL;
             d->closer_thread = false;
             fd_newgen(d, GR__KIND_UNKNOWN);
-            for (int dir = GR__DIR_READ; dir <= GR__DIR_WRITE; dir++)
-                gr__timer_init(&d->timer[dir].t, deadline_fire, &d->timer[dir]);
+            fd_timers_init(d);
             gr__unlock(&d->lock);
         }
     }

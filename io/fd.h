@@ -70,7 +70,9 @@ struct gr__fd {
     int nops;                       /* ops recorded in ops */
     struct gr__fdop *ops;           /* doubly linked, head */
     int64_t deadline[3];            /* [GR__DIR_READ], [GR__DIR_WRITE]; -1 none */
-    struct gr__fdtimer timer[3];    /* [GR__DIR_READ], [GR__DIR_WRITE] */
+    struct gr__fdtimer *timer;      /* [GR__DIR_READ], [GR__DIR_WRITE]; allocated the
+                                       first time a deadline moves under a blocked op
+                                       (written with lock and setlock held) */
     int64_t epoch;                  /* runtime (its start time) that recorded ops here */
     G *closer;                      /* goroutine in gr_close waiting for nops == 0 */
     bool closer_thread;             /* a plain thread waits on closer_word */
