@@ -97,3 +97,122 @@ Test(io_churn, connect_close_10k_fds_back_to_baseline, .timeout = 300)
 {
     io_run(2, churn, NULL);
 }
+
+/* Chaos: readers, writers, deadlines moved at random and closes racing
+ * them on 200 connections at once. Every goroutine must end (no lost
+ * wake-up, no deadlock between set_deadline, close and the ops) and every
+ * fd must be closed exactly once. */
+#define CHAOS_PAIRS 200
+
+struct chaos {
+    int c, s;
+    uint64_t seed;
+};
+
+static struct chaos pairs[CHAOS_PAIRS];
+static gr_waitgroup chaos_wg = GR_WAITGROUP_INIT;
+static _Atomic long chaos_reads, chaos_writes, chaos_timeouts;
+
+static bool chaos_end(ssize_t r)
+{
+    return r == 0 || r == -ECANCELED || r == -EBADF || r == -ECONNRESET || r == -EPIPE;
+}
+
+static void chaos_reader(void *arg)
+{
+    struct chaos *p = arg;
+    char buf[2048];
+    for (int i = 0; i < 1000000; i++) {
+        ssize_t r = gr_recv(p->s, buf, sizeof buf, 0);
+        if (r > 0) {
+            atomic_fetch_add_explicit(&chaos_reads, 1, memory_order_relaxed);
+            continue;
+        }
+        if (r == -ETIMEDOUT) {
+            atomic_fetch_add_explicit(&chaos_timeouts, 1, memory_order_relaxed);
+            gr_sleep(io_ms(1));
+            continue;
+        }
+        IO_CHECK(chaos_end(r), "reader: %zd", r);
+        break;
+    }
+    gr_waitgroup_done(&chaos_wg);
+}
+
+static void chaos_writer(void *arg)
+{
+    struct chaos *p = arg;
+    char buf[1024];
+    memset(buf, 'w', sizeof buf);
+    for (int i = 0; i < 1000000; i++) {
+        ssize_t r = gr_write_all(p->c, buf, sizeof buf);
+        if (r > 0) {
+            atomic_fetch_add_explicit(&chaos_writes, 1, memory_order_relaxed);
+            if (i % 8 == 0)
+                gr_sleep(200000);
+            continue;
+        }
+        if (r == -ETIMEDOUT) {
+            atomic_fetch_add_explicit(&chaos_timeouts, 1, memory_order_relaxed);
+            gr_sleep(io_ms(1));
+            continue;
+        }
+        IO_CHECK(chaos_end(r), "writer: %zd", r);
+        break;
+    }
+    gr_waitgroup_done(&chaos_wg);
+}
+
+static void chaos_monkey(void *arg)
+{
+    struct chaos *p = arg;
+    for (int k = 0; k < 30; k++) {
+        gr_sleep((int64_t)(io_rand(&p->seed) % 3000000));
+        int fd = io_rand(&p->seed) & 1 ? p->c : p->s;
+        int which = 1 + (int)(io_rand(&p->seed) % 3);
+        int64_t now = gr_nanotime(), dl;
+        switch (io_rand(&p->seed) % 4) {
+        case 0: dl = now - 1; break;
+        case 1: dl = now + io_ms(1); break;
+        case 2: dl = now + 1000 * io_ms(1); break;
+        default: dl = -1; break;
+        }
+        IO_CHECK_EQ(gr_set_deadline(fd, which, dl), 0);
+    }
+    /* close the reader's side first or the writer's, at random */
+    int first = io_rand(&p->seed) & 1 ? p->c : p->s;
+    int second = first == p->c ? p->s : p->c;
+    IO_CHECK_EQ(gr_close(first), 0);
+    gr_sleep((int64_t)(io_rand(&p->seed) % 2000000));
+    IO_CHECK_EQ(gr_close(second), 0);
+    gr_waitgroup_done(&chaos_wg);
+}
+
+static void chaos_main(void *arg)
+{
+    int baseline = io_count_fds();
+    for (int i = 0; i < CHAOS_PAIRS; i++) {
+        IO_CHECK_EQ(io_pair(&pairs[i].c, &pairs[i].s), 0);
+        pairs[i].seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+    }
+    gr_waitgroup_add(&chaos_wg, 3 * CHAOS_PAIRS);
+    for (int i = 0; i < CHAOS_PAIRS; i++) {
+        gr_go(chaos_reader, &pairs[i]);
+        gr_go(chaos_writer, &pairs[i]);
+        gr_go(chaos_monkey, &pairs[i]);
+    }
+    gr_waitgroup_wait(&chaos_wg);
+    cr_log_info("chaos: %ld reads, %ld writes, %ld timeouts", atomic_load(&chaos_reads),
+                atomic_load(&chaos_writes), atomic_load(&chaos_timeouts));
+    IO_CHECK_EQ(io_count_fds(), baseline);
+}
+
+Test(io_churn, close_and_deadlines_racing_ops, .timeout = 120)
+{
+    io_run(2, chaos_main, NULL);
+}
+
+Test(io_churn, close_and_deadlines_racing_ops_one_p, .timeout = 120)
+{
+    io_run(1, chaos_main, NULL);
+}
