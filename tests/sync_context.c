@@ -217,7 +217,7 @@ static void timeout_main(void *arg)
     /* many timeouts firing close together, freed in any order */
     gr_ctx *many[100];
     for (int i = 0; i < 100; i++)
-        many[i] = gr_ctx_with_timeout(i % 2 ? parent : many[i - 1], (1 + i % 7) * MS);
+        many[i] = gr_ctx_with_timeout(i % 2 == 0 ? parent : many[i - 1], (1 + i % 7) * MS);
     gr_sleep(20 * MS);
     for (int i = 0; i < 100; i++)
         CHECK_EQ(gr_ctx_err(many[i]), -ETIMEDOUT);
