@@ -297,3 +297,30 @@ static void churn_main(void *arg)
 }
 
 Test(sync_context, churn_4p, .timeout = 30) { RUN(4, churn_main, NULL); }
+
+/* ---- contexts that outlive their runtime ---- */
+
+static gr_ctx *kept_parent, *kept_timed, *kept_child;
+
+static void make_and_leave(void *arg)
+{
+    (void)arg;
+    kept_parent = gr_ctx_with_cancel(NULL);
+    kept_timed = gr_ctx_with_timeout(kept_parent, 60000 * MS);   /* armed */
+    kept_child = gr_ctx_with_cancel(kept_timed);
+}
+
+Test(sync_context, freed_after_gr_main_returned, .timeout = 10)
+{
+    RUN(2, make_and_leave, NULL);
+    cr_assert_eq(gr_ctx_err(kept_child), 0);
+    gr_ctx_cancel(kept_parent);          /* any thread, no runtime */
+    cr_assert_eq(gr_ctx_err(kept_child), -ECANCELED);
+    gr_ctx_free(kept_timed);             /* stops a timer whose heap is gone */
+    gr_ctx_free(kept_parent);
+    gr_ctx_free(kept_child);
+    RUN(1, make_and_leave, NULL);        /* and again, in a new runtime */
+    gr_ctx_free(kept_child);
+    gr_ctx_free(kept_timed);
+    gr_ctx_free(kept_parent);
+}
