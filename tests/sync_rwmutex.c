@@ -219,9 +219,14 @@ static void pend_main(void *arg)
     go_or_fail(pend_writer, p);
     while (atomic_load(&p->stage) < 1)
         gr_yield();
-    gr_sleep(5 * MS);
+    /* once the writer has announced itself, new readers are held back */
+    int r = 0;
+    for (int i = 0; i < 2000 && (r = gr_rwmutex_tryrlock(&p->rw)) == 0; i++) {
+        gr_rwmutex_runlock(&p->rw);
+        gr_sleep(1 * MS);
+    }
+    CHECK_EQ(r, -EBUSY);
     CHECK_EQ(atomic_load(&p->stage), 1);         /* writer waits for us */
-    CHECK_EQ(gr_rwmutex_tryrlock(&p->rw), -EBUSY);  /* and holds back readers */
     gr_rwmutex_runlock(&p->rw);
     gr_waitgroup_wait(&p->wg);
     CHECK_EQ(atomic_load(&p->stage), 2);

@@ -78,6 +78,7 @@ struct fifo {
     gr_waitgroup wg;
     gr_mutex m;
     int order[3], n;
+    _Atomic int arrived;    /* waiters about to call acquire */
 };
 
 struct fifo_arg { struct fifo *f; int id; int64_t w; };
@@ -85,6 +86,7 @@ struct fifo_arg { struct fifo *f; int id; int64_t w; };
 static void fifo_waiter(void *arg)
 {
     struct fifo_arg *a = arg;
+    atomic_fetch_add(&a->f->arrived, 1);   /* nothing yields from here to the queue */
     CHECK_EQ(gr_sem_acquire(a->f->s, a->w, NULL), 0);
     gr_mutex_lock(&a->f->m);
     a->f->order[a->f->n++] = a->id;
@@ -101,9 +103,13 @@ static void fifo_main(void *arg)
     struct fifo_arg big = { f, 0, 4 }, small = { f, 1, 1 };
     gr_waitgroup_add(&f->wg, 2);
     go_or_fail(fifo_waiter, &big);
-    gr_sleep(5 * MS);
+    while (atomic_load(&f->arrived) < 1)
+        gr_yield();
+    gr_sleep(2 * MS);
     go_or_fail(fifo_waiter, &small);   /* 1 would fit, but big is first */
-    gr_sleep(5 * MS);
+    while (atomic_load(&f->arrived) < 2)
+        gr_yield();
+    gr_sleep(2 * MS);
     gr_mutex_lock(&f->m);
     CHECK_EQ(f->n, 0);
     gr_mutex_unlock(&f->m);
@@ -129,11 +135,13 @@ struct canc {
     gr_ctx *ctx;
     gr_waitgroup wg;
     _Atomic int cancelled, acquired;
+    _Atomic int arrived;    /* waiters about to call acquire */
 };
 
 static void canc_waiter(void *arg)
 {
     struct canc *c = arg;
+    atomic_fetch_add(&c->arrived, 1);
     int r = gr_sem_acquire(c->s, 2, c->ctx);
     if (r == 0) {
         atomic_fetch_add(&c->acquired, 1);
@@ -166,7 +174,9 @@ static void canc_main(void *arg)
     gr_waitgroup_add(&c.wg, 10);
     for (int i = 0; i < 10; i++)
         go_or_fail(canc_waiter, &c);
-    gr_sleep(5 * MS);
+    while (atomic_load(&c.arrived) < 10)
+        gr_yield();
+    gr_sleep(2 * MS);
     /* a small waiter behind the big ones: admitted when the head leaves */
     gr_waitgroup_add(&c.wg, 1);
     go_or_fail(small_waiter, &c);
