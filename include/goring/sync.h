@@ -50,6 +50,10 @@ GR_API void gr_mutex_lock(gr_mutex *m);
  * gr_mutex_unlock: unlock m. m need not have been locked by the caller's
  * goroutine, and any thread may unlock (Go allows unlocking from another
  * goroutine). Fatal "sync: unlock of unlocked mutex" if m is not locked.
+ * Called from a goroutine it may let others run before it returns: it
+ * yields to the waiter it hands m to in starvation mode, and it is a
+ * preemption point (every 64th call looks at sysmon's request), as are
+ * gr_rwmutex_runlock and gr_rwmutex_unlock.
  * Source: Go sync.Mutex.Unlock.
  */
 GR_API void gr_mutex_unlock(gr_mutex *m);
