@@ -258,6 +258,37 @@ static void op_cancel(struct gr__fdop *op, int why)
     gr__io_cancel(&op->iop);
 }
 
+/* ---------- a linked timeout that lost its op ---------- */
+
+/* A chain split across two submissions (the SQ filled up between the
+ * op's SQE and its LINK_TIMEOUT) leaves the op without a timeout: the
+ * kernel ends the chain at the submission's end and fails the lone
+ * LINK_TIMEOUT with -EINVAL. The reaper sees that CQE here and starts a
+ * runtime timer at the same time that cancels the op instead; the
+ * engine stops it after the wait, so the op is alive whenever it fires.
+ * Remove once core keeps an op's SQEs in one submission (docs/TEAM.md). */
+static void guard_fire(void *arg, int64_t now)
+{
+    struct gr__fdop *op = arg;
+    gr__io_cancel(&op->iop);
+}
+
+static void link_lost(struct gr__iop *iop, const struct io_uring_cqe *cqe)
+{
+    if ((cqe->user_data & 7) != 1 || cqe->res != -EINVAL)
+        return;
+    struct gr__fdop *op = (struct gr__fdop *)iop;   /* iop is its first member */
+    gr__timer_init(&op->guard, guard_fire, op);
+    atomic_store_explicit(&op->guard_armed, true, memory_order_release);
+    gr__timer_start(&op->guard, op->armed, 0);
+}
+
+static void guard_stop(struct gr__fdop *op)
+{
+    if (atomic_load_explicit(&op->guard_armed, memory_order_acquire))
+        gr__timer_stop(&op->guard);
+}
+
 static int64_t earliest(int64_t a, int64_t b)
 {
     if (a < 0)
@@ -327,12 +358,14 @@ int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsig
             struct io_uring_sqe *lt = gr__io_get_sqe(r, &op.iop, 1);
             io_uring_prep_link_timeout(lt, &op.ts, IORING_TIMEOUT_ABS);
             op.armed = eff;
+            op.iop.on_cqe = link_lost;
         }
         gr__io_ring_unlock(r);
         ops_add(d, &op);
         gr__unlock(&d->lock);
 
         int res = gr__io_wait(&op.iop);
+        guard_stop(&op);
 
         bool wake_thread;
         fd_lock(d);
@@ -441,9 +474,12 @@ int gr__io_op(gr__prep_fn prep, void *ctx, int64_t deadline)
         gr__ts_abs(&op.ts, deadline);
         struct io_uring_sqe *lt = gr__io_get_sqe(r, &op.iop, 1);
         io_uring_prep_link_timeout(lt, &op.ts, IORING_TIMEOUT_ABS);
+        op.armed = deadline;
+        op.iop.on_cqe = link_lost;
     }
     gr__io_ring_unlock(r);
     int res = gr__io_wait(&op.iop);
+    guard_stop(&op);
     if ((res == -ECANCELED || res == -EINTR) && deadline >= 0 &&
         (op.iop.aux_res == -ETIME || gr__nanotime() >= deadline))
         return -ETIME;
@@ -654,3 +690,12 @@ int gr_close(int fd)
     *gr__errno_loc() = saved;
     return r;
 }
+
+/* Core calls this at gr_main's teardown (core/runtime.h, struct gr__hooks). */
+static const struct gr__hooks fd_hooks = {.abandon = NULL, .fini = gr__fd_teardown};
+__attribute__((constructor)) static void fd_register_hooks(void)
+{
+    gr__register_hooks(&fd_hooks);
+}
+
+_Static_assert(offsetof(struct gr__fdop, iop) == 0, "link_lost casts a gr__iop to its gr__fdop");

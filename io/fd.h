@@ -49,6 +49,11 @@ struct gr__fdop {
     uint8_t dir;
     uint8_t why;                    /* (fd lock) GR__WHY_* */
     struct __kernel_timespec ts;    /* the linked timeout's time; read at submit */
+    /* A LINK_TIMEOUT that reached the kernel without its op (-EINVAL: the
+     * SQ was flushed between the two SQEs) is replaced by this timer,
+     * started by the reaper (see link_lost in io/fd.c). */
+    struct gr__timer guard;
+    _Atomic bool guard_armed;
 };
 
 struct gr__fdtimer {

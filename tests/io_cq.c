@@ -109,3 +109,70 @@ Test(io_cq, cq_64_sq_16_one_p_2000_clients, .timeout = 300)
     io_run(1, cq_main, NULL);
     check_all();
 }
+
+/* A tiny SQ splits an op's SQE from its LINK_TIMEOUT now and then (the SQ
+ * fills between the two); the timeout must still end the op. Pollers with
+ * a timeout (two SQEs) mixed with plain readers (one SQE) make the split
+ * land between the pair. */
+static int sp_a[2], sp_b[2];
+static _Atomic int sp_polls, sp_deadlines;
+static gr_waitgroup sp_wg = GR_WAITGROUP_INIT;
+
+static void sp_poller(void *arg)
+{
+    if (gr_poll(sp_a[0], POLLIN, 20 * 1000000LL) == 0)
+        atomic_fetch_add(&sp_polls, 1);
+    gr_waitgroup_done(&sp_wg);
+}
+
+static void sp_reader(void *arg)
+{
+    char b;
+    gr_recv(sp_b[0], &b, 1, 0);   /* ended by the close at the end */
+}
+
+static void sp_deadline_reader(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char b;
+    gr_set_deadline(fd, GR_READ, gr_nanotime() + 20 * 1000000LL);
+    if (gr_recv(fd, &b, 1, 0) == -ETIMEDOUT)
+        atomic_fetch_add(&sp_deadlines, 1);
+    gr_waitgroup_done(&sp_wg);
+}
+
+static void split_main(void *arg)
+{
+    IO_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp_a), 0);
+    IO_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp_b), 0);
+    int dr[8][2];
+    for (int i = 0; i < 8; i++)
+        IO_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dr[i]), 0);
+    for (int round = 0; round < 20; round++) {
+        gr_waitgroup_add(&sp_wg, 7 + 8);
+        for (int i = 0; i < 7; i++) {
+            gr_go(sp_poller, NULL);
+            if (i % 2 == 0)
+                gr_go(sp_reader, NULL);
+        }
+        for (int i = 0; i < 8; i++)
+            gr_go(sp_deadline_reader, (void *)(intptr_t)dr[i][0]);
+        gr_waitgroup_wait(&sp_wg);
+    }
+    IO_CHECK_EQ(atomic_load(&sp_polls), 20 * 7);
+    IO_CHECK_EQ(atomic_load(&sp_deadlines), 20 * 8);
+    gr_close(sp_b[0]);   /* ends the plain readers */
+    gr_close(sp_b[1]);
+    gr_close(sp_a[0]);
+    gr_close(sp_a[1]);
+    for (int i = 0; i < 8; i++) {
+        gr_close(dr[i][0]);
+        gr_close(dr[i][1]);
+    }
+}
+
+Test(io_cq, timeouts_survive_a_tiny_sq, .timeout = 60)
+{
+    setenv("GRDEBUG", "sq_entries=4", 1);
+    io_run(1, split_main, NULL);
+}
