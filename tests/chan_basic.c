@@ -295,12 +295,17 @@ Test(chan_basic, close_wakes_all_waiters, .timeout = 30)
 
 /* ---------- FIFO service of waiters (one P makes the order certain) ---------- */
 
-struct fifo { gr_chan *c; gr_chan *order; int id; };
+/* With one P, a goroutine that signals `started` keeps running until it
+ * blocks in the operation that follows (the signal only readies the
+ * waiting goroutine 1), so goroutine 1 resumes after it is queued: no
+ * sleep decides the order. */
+struct fifo { gr_chan *c; gr_chan *started; gr_chan *order; int id; };
 
 static void fifo_recv(void *arg)
 {
     struct fifo *f = arg;
     int v = -1;
+    CHECK_EQ(gr_chan_send(f->started, NULL), 0);
     CHECK_EQ(gr_chan_recv(f->c, &v), 0);
     CHECK_EQ(v, f->id); /* the i-th waiter gets the i-th value */
     CHECK_EQ(gr_chan_send(f->order, &f->id), 0);
@@ -309,19 +314,22 @@ static void fifo_recv(void *arg)
 static void fifo_send(void *arg)
 {
     struct fifo *f = arg;
+    CHECK_EQ(gr_chan_send(f->started, NULL), 0);
     CHECK_EQ(gr_chan_send(f->c, &f->id), 0);
+    CHECK_EQ(gr_chan_send(f->order, &f->id), 0);
 }
 
 static void fifo_waiters(void *arg)
 {
     enum { N = 16 };
     gr_chan *c = gr_chan_make(sizeof(int), 0);
+    gr_chan *started = gr_chan_make(0, 0);
     gr_chan *order = gr_chan_make(sizeof(int), N);
     struct fifo f[N];
     for (int i = 0; i < N; i++) {
-        f[i] = (struct fifo){ c, order, i };
+        f[i] = (struct fifo){ c, started, order, i };
         GO(fifo_recv, &f[i]);
-        gr_sleep(MS / 2); /* let it block before the next one queues */
+        CHECK_EQ(gr_chan_recv(started, NULL), 0); /* it is queued now */
     }
     for (int i = 0; i < N; i++)
         CHECK_EQ(gr_chan_send(c, &i), 0);
@@ -331,17 +339,21 @@ static void fifo_waiters(void *arg)
     }
     /* senders queue in order too */
     for (int i = 0; i < N; i++) {
-        f[i] = (struct fifo){ c, order, i };
+        f[i] = (struct fifo){ c, started, order, i };
         GO(fifo_send, &f[i]);
-        gr_sleep(MS / 2);
+        CHECK_EQ(gr_chan_recv(started, NULL), 0);
     }
     for (int i = 0; i < N; i++) {
         int v = -1;
         CHECK_EQ(gr_chan_recv(c, &v), 0);
         CHECK_EQ(v, i);
     }
-    gr_sleep(MS);
+    for (int i = 0; i < N; i++) {
+        int id;
+        CHECK_EQ(gr_chan_recv(order, &id), 0); /* every sender is done */
+    }
     CHECK_EQ(gr_chan_free(c), 0);
+    CHECK_EQ(gr_chan_free(started), 0);
     CHECK_EQ(gr_chan_free(order), 0);
 }
 
@@ -507,16 +519,30 @@ Test(chan_basic, plain_thread_try_send_and_close, .timeout = 60)
 
 /* ---------- free ---------- */
 
+struct busy { gr_chan *c; gr_chan *started; gr_chan *done; };
+
+static void busy_recv(void *arg)
+{
+    struct busy *b = arg;
+    long v;
+    CHECK_EQ(gr_chan_send(b->started, NULL), 0);
+    CHECK_EQ(gr_chan_recv(b->c, &v), -EPIPE);
+    done_signal(b->done);
+}
+
 static void free_busy(void *arg)
 {
-    struct closers r = { gr_chan_make(sizeof(long), 0), done_make(1), 0 };
-    GO(blocked_op, &r);
-    gr_sleep(2 * MS); /* one P: the receiver runs and blocks */
-    CHECK_EQ(gr_chan_free(r.c), -EBUSY);
-    CHECK_EQ(gr_chan_close(r.c), 0);
-    done_wait(r.done, 1);
-    CHECK_EQ(gr_chan_free(r.c), 0);
-    gr_chan_free(r.done);
+    struct busy b = { gr_chan_make(sizeof(long), 0), gr_chan_make(0, 0), done_make(1) };
+    GO(busy_recv, &b);
+    /* one P: once it signalled, it runs on into its receive and blocks
+     * before goroutine 1 resumes (see fifo_waiters) */
+    CHECK_EQ(gr_chan_recv(b.started, NULL), 0);
+    CHECK_EQ(gr_chan_free(b.c), -EBUSY);
+    CHECK_EQ(gr_chan_close(b.c), 0);
+    done_wait(b.done, 1);
+    CHECK_EQ(gr_chan_free(b.c), 0);
+    gr_chan_free(b.started);
+    gr_chan_free(b.done);
 }
 
 Test(chan_basic, free_refuses_while_waiters, .timeout = 30)

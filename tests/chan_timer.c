@@ -278,17 +278,22 @@ Test(chan_timer, many_timers, .timeout = 60)
 }
 
 /* gr_timer_free with a goroutine waiting on the channel is fatal. */
+static gr_chan *waiter_started;
+
 static void waits_forever(void *arg)
 {
     int64_t v;
+    gr_chan_send(waiter_started, NULL);
     gr_chan_recv(gr_timer_chan(arg), &v);
 }
 
 static void free_with_waiter(void *arg)
 {
     gr_timer *t = gr_timer_new(3600LL * 1000 * MS, 0);
+    waiter_started = gr_chan_make(0, 0);
     gr_go(waits_forever, t);
-    gr_sleep(5 * MS);
+    /* one P: after its signal it runs on into the receive and blocks */
+    gr_chan_recv(waiter_started, NULL);
     gr_timer_free(t); /* fatal: exit status 2 */
 }
 
