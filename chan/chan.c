@@ -483,3 +483,11 @@ void gr__chan_abandon(G *gp)
     }
     gp->waiting = NULL;
 }
+
+/* Core calls this for every goroutine abandoned at gr_main's return
+ * (core/runtime.h, struct gr__hooks). */
+static const struct gr__hooks chan_hooks = {.abandon = gr__chan_abandon, .fini = NULL};
+__attribute__((constructor)) static void chan_register_hooks(void)
+{
+    gr__register_hooks(&chan_hooks);
+}

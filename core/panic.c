@@ -301,13 +301,27 @@ void gr__signals_fini(void)
 
 void gr__m_altstack(M *mp)
 {
-    stack_t ss;
+    stack_t ss, old;
+    /* Keep one that is already there (ASan installs its own per thread). */
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+        return;
     mp->altstack = malloc(GR_ALTSTACK_SIZE);
     if (!mp->altstack)
         return;
     ss.ss_sp = mp->altstack;
     ss.ss_size = GR_ALTSTACK_SIZE;
     ss.ss_flags = 0;
+    sigaltstack(&ss, NULL);
+}
+
+/* On the M's own thread, before it exits. */
+void gr__m_altstack_disable(M *mp)
+{
+    if (!mp->altstack)
+        return;
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
 }
 

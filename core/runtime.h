@@ -211,6 +211,16 @@ GR_HIDDEN int gr__nprocs(void);
 /* Is a runtime running (between gr_main start and teardown)? */
 GR_HIDDEN bool gr__running(void);
 
+/* Teardown hooks of the layers above core (registered from constructors,
+ * so core names none of them). At gr_main's teardown, once every M has
+ * stopped and before memory is freed, core calls abandon(gp) for each
+ * goroutine left waiting or runnable, then fini(). Up to 8 hooks. */
+struct gr__hooks {
+    void (*abandon)(G *gp);
+    void (*fini)(void);
+};
+GR_HIDDEN void gr__register_hooks(const struct gr__hooks *h);
+
 /* Counters for gr_stats kept by other layers. */
 GR_HIDDEN void gr__stat_add_io(uint64_t sqes, uint64_t cqes, uint64_t enters);
 

@@ -525,6 +525,15 @@ void gr__injectglist(G *list)
 {
     if (!list)
         return;
+    /* The poller chains completions newest first: restore their order. */
+    G *rev = NULL;
+    while (list) {
+        G *next = list->schedlink;
+        list->schedlink = rev;
+        rev = list;
+        list = next;
+    }
+    list = rev;
     M *mp = gr__getm();
     P *pp = mp ? mp->p : NULL;
     int n = 0;
@@ -983,7 +992,7 @@ static void m_shutdown_park(M *mp)
     gr__futex_wake((_Atomic uint32_t *)&gr__sched.nmstopped, 1);
     while (atomic_load_explicit(&gr__sched.exitgen, memory_order_acquire) == gen)
         gr__futex_wait(&gr__sched.exitgen, gen, -1);
-    san_finish(NULL);
+    gr__m_altstack_disable(mp);
     pthread_exit(NULL);
 }
 
@@ -1419,6 +1428,35 @@ static int runtime_init(void)
     return 0;
 }
 
+static const struct gr__hooks *hooks[8];
+static int nhooks;
+
+void gr__register_hooks(const struct gr__hooks *h)
+{
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i] == h)
+            return;
+    if (nhooks < 8)
+        hooks[nhooks++] = h;
+}
+
+/* Let the layers above unlink abandoned goroutines from their queues
+ * (channels, descriptors), as their waiters live on stacks about to go. */
+static void run_teardown_hooks(void)
+{
+    for (G *gp = gr__sched.allg; gp; gp = gp->alllink) {
+        uint32_t st = atomic_load(&gp->status);
+        if (st != GR_GWAITING && st != GR_GRUNNABLE)
+            continue;
+        for (int i = 0; i < nhooks; i++)
+            if (hooks[i]->abandon)
+                hooks[i]->abandon(gp);
+    }
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i]->fini)
+            hooks[i]->fini();
+}
+
 static void runtime_free(void)
 {
     for (int i = 0; i < gr__sched.nprocs; i++) {
@@ -1462,6 +1500,15 @@ int gr_main(gr_fn fn, void *arg)
         return r;
     }
     gr__signals_init();
+    /* Go ignores SIGPIPE for the process's own writes: a write to a
+     * closed pipe or socket returns -EPIPE instead of killing us. */
+    struct sigaction old_pipe, ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, NULL, &old_pipe);
+    bool pipe_was_default = !(old_pipe.sa_flags & SA_SIGINFO) && old_pipe.sa_handler == SIG_DFL;
+    if (pipe_was_default)
+        sigaction(SIGPIPE, &ign, NULL);
     atomic_store_explicit(&gr__sched.running, 1, memory_order_release);
 
     /* Goroutine 1 goes on P0's queue; M0 starts with P0. */
@@ -1499,6 +1546,7 @@ int gr_main(gr_fn fn, void *arg)
     stop_the_world_for_shutdown();
     for (int i = 0; i < gr__sched.nprocs; i++)
         gr__netpoll_drain(gr__sched.allp[i]);
+    run_teardown_hooks();
     gr__stats_snapshot();
     atomic_fetch_add_explicit(&gr__sched.exitgen, 1, memory_order_release);
     gr__futex_wake(&gr__sched.exitgen, INT32_MAX);
@@ -1517,6 +1565,8 @@ int gr_main(gr_fn fn, void *arg)
     gr__sched.allm = NULL;
     atomic_store_explicit(&gr__sched.running, 0, memory_order_release);
     gr__signals_fini();
+    if (pipe_was_default)
+        sigaction(SIGPIPE, &old_pipe, NULL);
     runtime_free();
     atomic_store(&busy, 0);
     return 0;

@@ -193,6 +193,7 @@ GR_HIDDEN void gr__signals_init(void);
 GR_HIDDEN void gr__signals_fini(void);
 GR_HIDDEN void gr__m_altstack(M *mp);
 GR_HIDDEN void gr__m_altstack_free(M *mp);
+GR_HIDDEN void gr__m_altstack_disable(M *mp);
 GR_HIDDEN void gr__dump_goroutines(int fd);
 GR_HIDDEN _Noreturn void gr__stack_overflow(G *gp);
 

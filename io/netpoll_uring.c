@@ -274,6 +274,10 @@ void gr__io_ring_unlock(struct gr__ring *r)
 
 struct io_uring_sqe *gr__io_get_sqe(struct gr__ring *r, struct gr__iop *op, unsigned tag)
 {
+    /* An op's main SQE and its linked timeout go in one submission: make
+     * room for both before the first. */
+    if (tag == 0 && io_uring_sq_space_left(&r->ring) < 2)
+        submit_locked(r);
     struct io_uring_sqe *sqe = get_sqe_locked(r);
     if (!op->g) {
         op->g = gr__getg();
@@ -416,6 +420,9 @@ int gr__netpoll(P *pp, int64_t delay_ns, G **list)
     gr__unlock(&r->cqlock);
     if (n > 0 || delay_ns == 0 || delay_ns == -2)
         return n;
+    /* The wake read completed: a break came in since it was armed. */
+    if (atomic_load_explicit(&r->wake_done, memory_order_acquire))
+        return 0;
     if (atomic_load_explicit(&gr__sched.shutdown, memory_order_acquire))
         return 0;
     /* Block for one completion (or the wake read). */

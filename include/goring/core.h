@@ -16,6 +16,12 @@
 extern "C" {
 #endif
 
+#if defined(__cplusplus)
+#define GR_NORETURN [[noreturn]]
+#else
+#define GR_NORETURN _Noreturn
+#endif
+
 #if defined(GR_BUILDING)
 #define GR_API __attribute__((visibility("default")))
 #else
@@ -79,7 +85,7 @@ GR_API void gr_yield(void);
  * goroutine 1 it ends gr_main as a return from its function would.
  * Outside a goroutine it is fatal.
  */
-GR_API _Noreturn void gr_exit(void);
+GR_API GR_NORETURN void gr_exit(void);
 
 /* gr_id: the calling goroutine's id (1 for the main one), 0 outside a goroutine. */
 GR_API uint64_t gr_id(void);
