@@ -15,6 +15,7 @@
 #include "core/sched.h"
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -39,26 +40,39 @@ int gr__futex_wake(_Atomic uint32_t *addr, int n)
     return r < 0 ? -errno : (int)r;
 }
 
+/* Go's lock2 (lock_futex.go): an exchange to 1; if it was held, a few
+ * rounds of spinning (CAS only while the word reads 0), one round of
+ * sched_yield, then sleep on the futex as "locked with waiters" (2). After
+ * a sleep the lock is always taken as 2, so its unlock wakes the next. */
 void gr__lock(gr__mutex *l)
 {
-    uint32_t c = 0;
-    if (atomic_compare_exchange_strong_explicit(&l->key, &c, 1, memory_order_acquire,
-                                                memory_order_relaxed))
+    uint32_t v = atomic_exchange_explicit(&l->key, 1, memory_order_acquire);
+    if (v == 0)
         return;
-    /* Short spin: critical sections are a few hundred instructions. */
-    for (int i = 0; i < 64; i++) {
-        gr__cpu_relax();
-        c = 0;
-        if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_weak_explicit(&l->key, &c, 1, memory_order_acquire,
-                                                  memory_order_relaxed))
+    uint32_t wait = v;   /* 1, or 2 if someone may sleep: keep that state */
+    for (;;) {
+        for (int i = 0; i < 4; i++) {
+            while (atomic_load_explicit(&l->key, memory_order_relaxed) == 0) {
+                uint32_t z = 0;
+                if (atomic_compare_exchange_weak_explicit(&l->key, &z, wait, memory_order_acquire,
+                                                          memory_order_relaxed))
+                    return;
+            }
+            for (int k = 0; k < 30; k++)
+                gr__cpu_relax();
+        }
+        while (atomic_load_explicit(&l->key, memory_order_relaxed) == 0) {
+            uint32_t z = 0;
+            if (atomic_compare_exchange_weak_explicit(&l->key, &z, wait, memory_order_acquire,
+                                                      memory_order_relaxed))
+                return;
+        }
+        sched_yield();
+        v = atomic_exchange_explicit(&l->key, 2, memory_order_acquire);
+        if (v == 0)
             return;
-    }
-    if (c != 2)
-        c = atomic_exchange_explicit(&l->key, 2, memory_order_acquire);
-    while (c != 0) {
+        wait = 2;
         gr__futex_wait(&l->key, 2, -1);
-        c = atomic_exchange_explicit(&l->key, 2, memory_order_acquire);
     }
 }
 

@@ -1046,6 +1046,9 @@ static void checkdead(void)
         return;
     if (atomic_load_explicit(&gr__sched.shutdown, memory_order_seq_cst))
         return;
+    /* Goroutine 1 returned: gr_main is tearing down, the rest is abandoned. */
+    if (atomic_load_explicit(&gr__sched.main_done.key, memory_order_acquire))
+        return;
     if (atomic_load_explicit(&gr__sched.nsyscall, memory_order_seq_cst) > 0)
         return;
     if (gr__netpoll_inflight() > 0 || gr__timers_count() > 0)
