@@ -256,6 +256,7 @@ struct gr__notifywaiter {
     G *g;
     uint32_t ticket;
     struct gr__notifywaiter *next;
+    struct gr__notifylist *list;    /* for the teardown hook */
 };
 
 /* Tickets wrap; their live difference stays below 2^31. */
@@ -282,13 +283,15 @@ void gr__notifylist_wait(struct gr__notifylist *l, uint32_t t)
         gr__unlock(&l->lock);
         return;
     }
-    struct gr__notifywaiter w = { .g = gp, .ticket = t, .next = NULL };
+    struct gr__notifywaiter w = { .g = gp, .ticket = t, .next = NULL, .list = l };
     if (l->tail)
         l->tail->next = &w;
     else
         l->head = &w;
     l->tail = &w;
+    gp->param = &w;             /* the teardown hook finds it here */
     gr__park_unlock(&l->lock, GR_WAIT_COND);
+    gp->param = NULL;
 }
 
 void gr__notifylist_notify_one(struct gr__notifylist *l)
@@ -345,4 +348,46 @@ void gr__notifylist_notify_all(struct gr__notifylist *l)
         gr__ready(s->g);
         s = next;
     }
+}
+
+/* ---------- teardown ---------- */
+
+/*
+ * Teardown (core's hooks, run once every M stopped, before stacks are
+ * freed): goroutines abandoned at gr_main's return may sit in the global
+ * semaphore table, which is simply forgotten (fini), or in the notify list
+ * of a user's gr_cond, from which each is unlinked (abandon): the cond may
+ * be used again by a later runtime. A cond waiter is recognised by its wait
+ * reason and found through gp->param, set only while it is parked there;
+ * one already readied (runnable, not run) is no longer in the list.
+ */
+static void sync_abandon(G *gp)
+{
+    if (atomic_load_explicit(&gp->waitreason, memory_order_relaxed) != GR_WAIT_COND ||
+        gp->param == NULL)
+        return;
+    struct gr__notifywaiter *w = gp->param;
+    struct gr__notifylist *l = w->list;
+    gr__lock(&l->lock);
+    struct gr__notifywaiter *p = NULL;
+    for (struct gr__notifywaiter *s = l->head; s; p = s, s = s->next) {
+        if (s != w)
+            continue;
+        if (p)
+            p->next = s->next;
+        else
+            l->head = s->next;
+        if (!s->next)
+            l->tail = p;
+        break;
+    }
+    gr__unlock(&l->lock);
+    gp->param = NULL;
+}
+
+static const struct gr__hooks sync_hooks = { .abandon = sync_abandon, .fini = gr__sema_reset };
+
+__attribute__((constructor)) static void sync_register_hooks(void)
+{
+    gr__register_hooks(&sync_hooks);
 }

@@ -54,12 +54,11 @@ GR_HIDDEN void gr__semrelease(uint32_t *addr, bool handoff);
 GR_HIDDEN void gr__semrelease_n(uint32_t *addr, uint32_t n);
 
 /*
- * gr__sema_reset: forget every waiter in the semaphore table. For core's
- * teardown (runtime_free), once no goroutine runs: goroutines abandoned
- * where they waited leave waiter records on stacks that teardown unmaps,
- * and a later gr_main must not walk them. Not declared for core here
- * (core includes nothing above it): core declares it itself; see
- * docs/TEAM.md.
+ * gr__sema_reset: forget every waiter in the semaphore table. Registered as
+ * the fini of core's teardown hooks (sema.c's constructor), run once no
+ * goroutine runs: goroutines abandoned where they waited leave waiter
+ * records on stacks that teardown unmaps, and a later gr_main must not
+ * walk them.
  */
 GR_HIDDEN void gr__sema_reset(void);
 

@@ -24,6 +24,9 @@
  *   lock, reading everything it needs from the waiter first.
  * - A queued waiter is published under s->lock, released by gr__park_unlock
  *   once switched out: a waker can ready it as soon as it finds it.
+ * - While parked, gp->param points at the waiter and the wait reason is
+ *   GR_WAIT_SYNC_OTHER ("sync wait"), for the teardown hook (sem_abandon);
+ *   nobody else reads it (chan uses param only for its own sudogs).
  * - 0 <= cur <= size.
  */
 #include "sync/ctx.h"
@@ -36,6 +39,7 @@ enum { W_INIT, W_QUEUED, W_ACQUIRED, W_CANCELLED };
 struct semwaiter {
     struct gr__ctx_watch watch;     /* first: the watch callback casts back */
     gr_sem *s;
+    gr_ctx *ctx;                    /* watched context, or NULL */
     G *g;
     int64_t n;
     int state;                      /* (s->lock) */
@@ -159,7 +163,8 @@ int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx)
     G *gp = gr__getg();
     if (!gp)
         return -EPERM;
-    struct semwaiter w = { .s = s, .g = gp, .n = n, .state = W_INIT };
+    struct semwaiter w = { .s = s, .ctx = cancellable ? ctx : NULL, .g = gp, .n = n,
+                           .state = W_INIT };
     w.watch.fn = waiter_cancelled;
     if (cancellable && !gr__ctx_watch(ctx, &w.watch))
         return gr_ctx_err(ctx);
@@ -184,7 +189,9 @@ int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx)
         else
             s->head = &w;
         s->tail = &w;
-        gr__park_unlock(&s->lock, GR_WAIT_SEMACQUIRE);
+        gp->param = &w;          /* the teardown hook finds it here */
+        gr__park_unlock(&s->lock, GR_WAIT_SYNC_OTHER);
+        gp->param = NULL;
     }
 
     /* W_ACQUIRED or W_CANCELLED now, and nobody will touch w but the
@@ -202,6 +209,40 @@ out:
     if (cancellable)
         gr__ctx_unwatch(ctx, &w.watch);
     return err;
+}
+
+/*
+ * Teardown hook (core calls it for every goroutine left waiting or runnable
+ * once every M stopped, before stacks are freed): a goroutine abandoned in
+ * gr_sem_acquire leaves the semaphore's queue and its context's watch list,
+ * both user objects that may outlive the runtime. Its weight, if a release
+ * already granted it, stays taken (like a mutex an abandoned goroutine
+ * holds). Recognised by the wait reason and found through gp->param, set
+ * only while parked here.
+ */
+static void sem_abandon(G *gp)
+{
+    if (atomic_load_explicit(&gp->waitreason, memory_order_relaxed) != GR_WAIT_SYNC_OTHER ||
+        gp->param == NULL)
+        return;
+    struct semwaiter *w = gp->param;
+    if (w->ctx)
+        gr__ctx_unwatch(w->ctx, &w->watch);   /* ctx lock before s->lock */
+    gr_sem *s = w->s;
+    gr__lock(&s->lock);
+    if (w->state == W_QUEUED) {
+        unlink_waiter(s, w);
+        w->state = W_CANCELLED;
+    }
+    gr__unlock(&s->lock);
+    gp->param = NULL;
+}
+
+static const struct gr__hooks sem_hooks = { .abandon = sem_abandon, .fini = NULL };
+
+__attribute__((constructor)) static void sem_register_hooks(void)
+{
+    gr__register_hooks(&sem_hooks);
 }
 
 int gr_sem_try_acquire(gr_sem *s, int64_t n)

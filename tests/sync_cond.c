@@ -253,3 +253,73 @@ Test(sync_cond, broadcast_rounds_2p, .timeout = 30)
     plain_threads_wake();
     RUN(2, bc_main, &b);
 }
+
+/* ---- a later gr_main after goroutines were abandoned in gr_cond_wait ----
+ * Their records sit in the cond's notify list on stacks teardown unmaps;
+ * sync's teardown hook unlinks them, so the cond works in a new runtime. */
+
+static gr_mutex am = GR_MUTEX_INIT;
+static gr_cond ac = GR_COND_INIT;
+static _Atomic int aw_waiting;
+
+static void abandoned_waiter(void *arg)
+{
+    (void)arg;
+    gr_mutex_lock(&am);
+    atomic_fetch_add(&aw_waiting, 1);
+    gr_cond_wait(&ac, &am);     /* never signalled in this runtime */
+    gr_mutex_unlock(&am);
+}
+
+static void abandon_cond_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5; i++)
+        go_or_fail(abandoned_waiter, NULL);
+    while (atomic_load(&aw_waiting) < 5)
+        gr_yield();
+    gr_mutex_lock(&am);         /* all five are parked in the list now */
+    gr_mutex_unlock(&am);
+    gr_cond_signal(&ac);        /* one readied, not yet run: also abandoned */
+}
+
+struct again {
+    gr_waitgroup wg;
+    int woke;                   /* (am) */
+};
+
+static void again_waiter(void *arg)
+{
+    struct again *a = arg;
+    gr_mutex_lock(&am);
+    atomic_fetch_add(&aw_waiting, 1);
+    gr_cond_wait(&ac, &am);
+    a->woke++;
+    gr_mutex_unlock(&am);
+    gr_waitgroup_done(&a->wg);
+}
+
+static void second_cond_main(void *arg)
+{
+    (void)arg;
+    struct again a = { .wg = GR_WAITGROUP_INIT };
+    atomic_store(&aw_waiting, 0);
+    gr_cond_broadcast(&ac);     /* walks the list: must not find old records */
+    gr_cond_signal(&ac);
+    gr_waitgroup_add(&a.wg, 3);
+    for (int i = 0; i < 3; i++)
+        go_or_fail(again_waiter, &a);
+    while (atomic_load(&aw_waiting) < 3)
+        gr_yield();
+    gr_mutex_lock(&am);
+    gr_cond_broadcast(&ac);
+    gr_mutex_unlock(&am);
+    gr_waitgroup_wait(&a.wg);
+    CHECK_EQ(a.woke, 3);
+}
+
+Test(sync_cond, second_gr_main_after_abandoned_waiters, .timeout = 20)
+{
+    RUN(2, abandon_cond_main, NULL);
+    RUN(2, second_cond_main, NULL);
+}

@@ -233,9 +233,8 @@ Test(sync_mutex, trylock_contended_2p, .timeout = 60)
 }
 
 /* ---- a later gr_main after goroutines were abandoned on a mutex ----
- * Disabled until core calls gr__sema_reset() at teardown (docs/TEAM.md,
- * "Requests between owners"): the abandoned waiter's record stays in the
- * semaphore table while its stack is unmapped. */
+ * The abandoned waiters' records would stay in the semaphore table while
+ * their stacks are unmapped; sync's teardown hook forgets them. */
 
 static gr_mutex abandoned = GR_MUTEX_INIT;
 
@@ -269,7 +268,7 @@ static void second_main(void *arg)
     }
 }
 
-Test(sync_mutex, second_gr_main_after_abandoned_waiters, .timeout = 20, .disabled = true)
+Test(sync_mutex, second_gr_main_after_abandoned_waiters, .timeout = 20)
 {
     RUN(2, abandon_main, NULL);
     RUN(2, second_main, NULL);

@@ -246,3 +246,47 @@ static void race_main(void *arg)
 }
 
 Test(sync_weighted, cancel_release_race_4p, .timeout = 60) { RUN(4, race_main, NULL); }
+
+/* ---- a later gr_main after goroutines were abandoned in gr_sem_acquire ----
+ * Their records sit in the semaphore's queue and in their context's watch
+ * list; sync's teardown hook takes them out of both. */
+
+static gr_sem *asem;
+static gr_ctx *actx;
+static _Atomic int a_arrived;
+
+static void abandoned_acquirer(void *arg)
+{
+    atomic_fetch_add(&a_arrived, 1);
+    gr_sem_acquire(asem, 2, arg ? actx : NULL);   /* never satisfied here */
+}
+
+static void abandon_sem_main(void *arg)
+{
+    (void)arg;
+    asem = gr_sem_new(2);
+    actx = gr_ctx_with_cancel(NULL);
+    CHECK_EQ(gr_sem_acquire(asem, 1, NULL), 0);    /* 1 left: 2 waits */
+    for (int i = 0; i < 6; i++)
+        go_or_fail(abandoned_acquirer, (void *)(intptr_t)(i % 2));
+    while (atomic_load(&a_arrived) < 6)
+        gr_yield();
+    gr_sleep(2 * MS);
+}
+
+static void second_sem_main(void *arg)
+{
+    (void)arg;
+    gr_ctx_cancel(actx);          /* walks the watch list: must be empty */
+    gr_sem_release(asem, 1);      /* walks the queue: must be empty */
+    CHECK_EQ(gr_sem_try_acquire(asem, 2), 0);
+    gr_sem_release(asem, 2);
+    gr_sem_free(asem);            /* fatal if the queue were not empty */
+    gr_ctx_free(actx);
+}
+
+Test(sync_weighted, second_gr_main_after_abandoned_waiters, .timeout = 20)
+{
+    RUN(2, abandon_sem_main, NULL);
+    RUN(2, second_sem_main, NULL);
+}
