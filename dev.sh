@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# dev.sh: set up, build and run goring on Debian 12 in one command.
+#
+#   ./dev.sh echo     the main job: build, start examples/echo-server, drive
+#                     it with examples/echo-load for 5 s, print the result
+#   ./dev.sh check    the whole test suite: build, `make check` (Criterion),
+#                     the API contract check, then the suite again under
+#                     ASan/UBSan (skip that with GR_CHECK_ASAN=0)
+#   ./dev.sh demo     the scheduler tour (examples/demo, examples/handoff)
+#   ./dev.sh bench    bench/run.sh (goring against Go; writes bench/RESULTS.md)
+#
+# Installs the Debian packages it needs when they are missing (apt-get, as
+# root or through sudo), runs autoreconf/configure/make in build/ (and
+# build-asan/), out of the source tree.
+set -euo pipefail
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+
+need_pkgs() {
+  local missing=()
+  for p in gcc make autoconf automake libtool pkg-config liburing-dev libcriterion-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "dev.sh: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+configure_in() {   # configure_in DIR [configure args...]
+  local dir=$1; shift
+  if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+    autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+  fi
+  mkdir -p "$dir"
+  if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
+    (cd "$dir" && "$top/configure" -q "$@")
+  fi
+  make -C "$dir" -j2 >/dev/null
+}
+
+cmd=${1:-}
+case "$cmd" in
+  echo)
+    need_pkgs
+    configure_in build
+    port=$((20000 + RANDOM % 20000))
+    ./build/examples/echo-server --addr 127.0.0.1:$port --procs 2 > build/echo-server.out &
+    srv=$!
+    trap 'kill -INT $srv 2>/dev/null || true' EXIT
+    for _ in $(seq 50); do grep -q "listening on" build/echo-server.out 2>/dev/null && break; sleep 0.1; done
+    ./build/examples/echo-load --addr 127.0.0.1:$port --procs 2 --conns 64 --size 64 --duration 5
+    kill -INT $srv; wait $srv || true
+    trap - EXIT
+    cat build/echo-server.out
+    ;;
+  check)
+    need_pkgs
+    configure_in build
+    export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+    make -C build check || { cat build/test-suite.log | tail -80; exit 1; }
+    if [ -x ../shared/tools/check-api.sh ]; then
+      bash ../shared/tools/check-api.sh "$top/build" "$top"
+    fi
+    if [ "${GR_CHECK_ASAN:-1}" != 0 ]; then
+      configure_in build-asan --enable-asan
+      make -C build-asan check || { cat build-asan/test-suite.log | tail -80; exit 1; }
+    fi
+    echo "dev.sh check: all passed"
+    ;;
+  demo)
+    need_pkgs
+    configure_in build
+    ./build/examples/demo
+    ./build/examples/handoff --seconds 0.5
+    ;;
+  bench)
+    need_pkgs
+    exec bash bench/run.sh "${@:2}"
+    ;;
+  *)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    [ "$cmd" = "-h" ] || [ "$cmd" = "--help" ] || [ "$cmd" = help ]
+    ;;
+esac
