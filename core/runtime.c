@@ -87,7 +87,7 @@ int gr__default_procs(void)
     if (n < 1)
         n = 1;
     FILE *f = fopen("/proc/self/cgroup", "re");
-    char path[512] = "";
+    char path[600] = "";
     if (f) {
         char line[512];
         while (fgets(line, sizeof line, f)) {
