@@ -459,7 +459,7 @@ int gr_chan_free(gr_chan *c)
     if (c->flags & GR__CHAN_TIMER)
         return -EINVAL; /* owned by its gr_timer */
     gr__lock(&c->lock);
-    bool busy = gr__waitq_first(&c->recvq) || gr__waitq_first(&c->sendq);
+    bool busy = gr__chan_inuse(c);
     gr__unlock(&c->lock);
     if (busy)
         return -EBUSY;
@@ -479,6 +479,8 @@ void gr__chan_abandon(G *gp)
             continue;
         gr__lock(&c->lock);
         gr__waitq_remove(sg->issend ? &c->sendq : &c->recvq, sg);
+        if (sg->isselect)
+            c->nselect--;
         gr__unlock(&c->lock);
     }
     gp->waiting = NULL;

@@ -65,8 +65,21 @@ struct gr_chan {
     size_t recvx;               /* next slot to drain */
     struct gr__waitq recvq;     /* blocked receivers */
     struct gr__waitq sendq;     /* blocked senders */
+    uint32_t nselect;           /* select cases registered on this channel whose
+                                   select has not finished its clean-up: a
+                                   woken select re-locks every channel of its
+                                   cases, even one whose sudog a waker or a
+                                   close already took out, so until then the
+                                   channel must not be freed */
     unsigned char *buf;         /* (immutable) dataqsiz*elemsize bytes */
 };
+
+/* Goroutines wait on c, or a select will still lock it. c->lock held. */
+static inline bool gr__chan_inuse(gr_chan *c)
+{
+    return atomic_load_explicit(&c->recvq.first, memory_order_relaxed) ||
+           atomic_load_explicit(&c->sendq.first, memory_order_relaxed) || c->nselect;
+}
 
 /* Pointer to buffer slot i. */
 static inline void *gr__chanbuf(gr_chan *c, size_t i)

@@ -29,6 +29,10 @@
  *   - A select timer's f touches only g->selectdone, g->param and
  *     gr__ready; gr__timer_stop in step 5 waits for it to return before the
  *     stack frame that holds the timer is left.
+ *   - Each live case counts in its channel's nselect from the enqueue to
+ *     the clean-up in step 5, so gr_chan_free refuses (-EBUSY) a channel
+ *     that a woken select will still lock: its waker, or a close, may have
+ *     taken the sudog out of the queue long before the select runs again.
  *   - Lock order: hchan locks ascending by address, then the core timer
  *     heap lock (armed under the channel locks, as Go 1.23 takes a timer's
  *     lock under its channel's lock).
@@ -210,8 +214,10 @@ static int select_block(G *gp, struct gr_case *cases, size_t n, struct gr__sudog
             .g = gp, .elem = cases[k].elem, .c = c, .caseidx = (uint32_t)k,
             .isselect = true, .issend = send,
         };
-        if (c)
+        if (c) {
             gr__waitq_enqueue(send ? &c->sendq : &c->recvq, sg);
+            c->nselect++;
+        }
     }
     sgs[0].nset = (uint32_t)n;
 
@@ -223,9 +229,11 @@ static int select_block(G *gp, struct gr_case *cases, size_t n, struct gr__sudog
     sellock(lo, nlock);
     for (size_t k = 0; k < n; k++) {
         gr_chan *c = cases[k].ch;
-        if (!c || &sgs[k] == win)
+        if (!c)
             continue;
-        gr__waitq_remove(sgs[k].issend ? &c->sendq : &c->recvq, &sgs[k]);
+        c->nselect--;
+        if (&sgs[k] != win)
+            gr__waitq_remove(sgs[k].issend ? &c->sendq : &c->recvq, &sgs[k]);
     }
     gp->waiting = NULL;
     gp->param = NULL;

@@ -150,7 +150,7 @@ void gr_timer_free(gr_timer *t)
     if (gr__running())
         gr__timer_stop(&t->rt);
     gr__lock(&t->ch.lock);
-    bool waiters = gr__waitq_first(&t->ch.recvq) != NULL;
+    bool waiters = gr__chan_inuse(&t->ch);
     gr__unlock(&t->ch.lock);
     if (waiters)
         gr__throw("timer: free of a timer whose channel goroutines are waiting on");

@@ -514,3 +514,54 @@ Test(chan_select, main_returns_over_untimed_waiters, .timeout = 30, .disabled = 
 {
     RUN_PROCS(abandon_untimed, NULL);
 }
+
+/* ---------- free right after the close that woke a select ---------- */
+
+struct freerace { gr_chan *a, *b; gr_chan *started; gr_chan *done; int timed; };
+
+static void select_on_two(void *arg)
+{
+    struct freerace *f = arg;
+    int v = -1;
+    struct gr_case cs[3] = {
+        { GR_RECV, f->b, &v, 99 }, { GR_RECV, f->a, &v, 99 }, { GR_SEND, f->a, &v, 99 },
+    };
+    CHECK_EQ(gr_chan_send(f->started, NULL), 0);
+    int k = gr_select(cs, 3, f->timed ? 3600LL * 1000 * MS : -1);
+    CHECK(k == 1 || k == 2);
+    if (k == 1 || k == 2)
+        CHECK_EQ(cs[k].result, -EPIPE);
+    done_signal(f->done);
+}
+
+/* A woken select locks every channel of its cases again before it
+ * returns, so freeing the channel whose close woke it must wait (-EBUSY)
+ * until then; freeing at once would be a use after free (valgrind sees
+ * it). One P: the select is parked when goroutine 1 resumes after its
+ * signal, and still unrun when goroutine 1 frees right after the close. */
+static void free_after_close(void *arg)
+{
+    gr_chan *done = done_make(1), *started = gr_chan_make(0, 0);
+    int busy = 0;
+    for (int round = 0; round < 300; round++) {
+        struct freerace f = { gr_chan_make(sizeof(int), 0), gr_chan_make(sizeof(int), round % 2),
+                              started, done, round % 3 == 0 };
+        GO(select_on_two, &f);
+        CHECK_EQ(gr_chan_recv(started, NULL), 0);
+        CHECK_EQ(gr_chan_close(f.a), 0);
+        while (gr_chan_free(f.a) == -EBUSY) {
+            busy++;
+            gr_yield();
+        }
+        done_wait(done, 1);
+        CHECK_EQ(gr_chan_free(f.b), 0);
+    }
+    CHECK_EQ(busy >= 300, 1); /* every round found the woken select still in */
+    gr_chan_free(started);
+    gr_chan_free(done);
+}
+
+Test(chan_select, free_after_close_waits_for_woken_select, .timeout = 60)
+{
+    RUN(1, free_after_close, NULL);
+}

@@ -122,8 +122,10 @@ GR_API size_t gr_chan_cap(const gr_chan *ch);
 /*
  * gr_chan_free: release the channel and any values still buffered. The
  * channel may be closed or not.
- * Returns 0 (NULL is a no-op); -EBUSY while goroutines wait on it (nothing
- * is freed); -EINVAL for a timer's channel (gr_timer_free owns it).
+ * Returns 0 (NULL is a no-op); -EBUSY while goroutines wait on it, which
+ * includes a select woken by it (by a value or by its close) that has not
+ * returned yet, since it will still lock the channel (nothing is freed);
+ * -EINVAL for a timer's channel (gr_timer_free owns it).
  * Freeing a channel that another goroutine may still use is the caller's
  * bug, as with free(3).
  */
