@@ -324,3 +324,25 @@ Test(sync_context, freed_after_gr_main_returned, .timeout = 10)
     gr_ctx_free(kept_timed);
     gr_ctx_free(kept_parent);
 }
+
+/* ---- a deep chain: cancel recurses once per level ---- */
+
+#define DEPTH 1000
+static void deep_main(void *arg)
+{
+    (void)arg;
+    static gr_ctx *chain[DEPTH];
+    chain[0] = gr_ctx_with_cancel(NULL);
+    for (int i = 1; i < DEPTH; i++) {
+        chain[i] = i % 10 ? gr_ctx_with_cancel(chain[i - 1])
+                          : gr_ctx_with_timeout(chain[i - 1], 60000 * MS);
+        CHECK(chain[i] != NULL);
+    }
+    gr_ctx_cancel(chain[0]);
+    CHECK_EQ(gr_ctx_err(chain[DEPTH - 1]), -ECANCELED);
+    CHECK_EQ(gr_chan_recv(gr_ctx_done(chain[DEPTH - 1]), NULL), -EPIPE);
+    for (int i = 0; i < DEPTH; i++)      /* parents first */
+        gr_ctx_free(chain[i]);
+}
+
+Test(sync_context, deep_chain_1000_2p, .timeout = 20) { RUN(2, deep_main, NULL); }

@@ -310,6 +310,9 @@ GR_API gr_ctx *gr_ctx_with_timeout(gr_ctx *parent, int64_t timeout_ns);
  * gr_ctx_cancel: cancel ctx and, recursively, every context derived from it:
  * their errors become -ECANCELED (unless already set) and their done
  * channels close. Idempotent. Any thread. NULL or background: no-op.
+ * It descends the tree recursively, as Go does, using ~60 bytes of the
+ * caller's stack per level of nesting below ctx: chains thousands deep
+ * need a goroutine with a larger stack (gr_go_opts).
  * Source: the CancelFunc of context.WithCancel.
  */
 GR_API void gr_ctx_cancel(gr_ctx *ctx);
