@@ -738,8 +738,8 @@ static void reuse_after(void *arg)
     CHECK_EQ(gr_chan_free(outlives), 0);
 }
 
-/* Needs core to call gr__chan_abandon at teardown (docs/TEAM.md). */
-Test(chan_basic, channel_outlives_abandoned_waiters, .timeout = 30, .disabled = true)
+/* Core calls gr__chan_abandon for each abandoned goroutine at teardown. */
+Test(chan_basic, channel_outlives_abandoned_waiters, .timeout = 30)
 {
     outlives = gr_chan_make(sizeof(int), 0);
     RUN(2, abandon_waiters, NULL);

@@ -510,7 +510,7 @@ static void abandon_untimed(void *arg)
     gr_sleep(2 * MS);
 }
 
-Test(chan_select, main_returns_over_untimed_waiters, .timeout = 30, .disabled = true)
+Test(chan_select, main_returns_over_untimed_waiters, .timeout = 30)
 {
     RUN_PROCS(abandon_untimed, NULL);
 }
