@@ -699,9 +699,12 @@ static G *after_switch(M *mp, G *gp)
     }
     case GR_SW_YIELD:
     case GR_SW_PREEMPT:
+        /* To the tail of the local queue (Go uses the global one; the
+         * local tail costs no lock and the 61-tick check keeps the global
+         * queue moving). The next pass looks at busy Ps' queues first. */
         gp->m = NULL;
         atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
-        gr__globrunqput(gp);
+        gr__runqput(mp->p, gp, false);
         mp->after_yield = true;
         return NULL;
     case GR_SW_EXIT: {
@@ -867,7 +870,7 @@ top:
      * Gs sitting behind a busy P. */
     if (mp->after_yield) {
         mp->after_yield = false;
-        if (gr__sched.nprocs > 1 && gr__runqempty(pp)) {
+        if (gr__sched.nprocs > 1 && gr__runqlen(pp) <= 1) {
             for (int i = 0; i < gr__sched.nprocs; i++) {
                 P *p2 = gr__sched.allp[i];
                 if (p2 != pp && !gr__runqempty(p2) &&

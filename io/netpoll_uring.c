@@ -407,21 +407,29 @@ int gr__netpoll(P *pp, int64_t delay_ns, G **list)
     if (!r)
         return 0;
     *list = NULL;
-    /* Submit. delay -2: lazily, only a batch or an old request. */
-    if (r->sq_pending || delay_ns != -2) {
+    bool blocking = delay_ns != 0 && delay_ns != -2;
+    /* Submit. delay -2: lazily, only a batch or an old request. The racy
+     * read of sq_pending is fine: only this P's goroutines queue SQEs
+     * without submitting (others submit under the lock at once). */
+    if (r->sq_pending || blocking) {
         gr__lock(&r->sqlock);
         if (delay_ns != -2 || r->sq_pending >= GR_BATCH || pp->schedtick - r->pending_tick >= 4)
             submit_locked(r);
-        if (delay_ns != 0 && delay_ns != -2) {
+        if (blocking) {
             arm_wake_locked(r);
             submit_locked(r);
         }
         gr__unlock(&r->sqlock);
     }
-    gr__lock(&r->cqlock);
-    int n = reap_locked(r, list);
-    gr__unlock(&r->cqlock);
-    if (n > 0 || delay_ns == 0 || delay_ns == -2)
+    /* Reap; an empty CQ (the common case between completions) costs two
+     * loads and no lock. */
+    int n = 0;
+    if (io_uring_cq_ready(&r->ring) || io_uring_cq_has_overflow(&r->ring)) {
+        gr__lock(&r->cqlock);
+        n = reap_locked(r, list);
+        gr__unlock(&r->cqlock);
+    }
+    if (n > 0 || !blocking)
         return n;
     /* The wake read completed: a break came in since it was armed. */
     if (atomic_load_explicit(&r->wake_done, memory_order_acquire))
