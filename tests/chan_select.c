@@ -470,12 +470,14 @@ Test(chan_select, lone_receiver_is_deadlock, .timeout = 30, .exit_code = 2)
 
 /* gr_main returns while goroutines still wait in channel operations and
  * in a select with a timeout: they are abandoned, as Go abandons them. */
+static int64_t abandon_timeout;
+
 static void waits_in_select(void *arg)
 {
     gr_chan *c = arg;
     int v;
     struct gr_case cs[2] = { { GR_RECV, c, &v, 0 }, { GR_SEND, c, &v, 0 } };
-    gr_select(cs, 2, 3600LL * 1000 * MS);
+    gr_select(cs, 2, abandon_timeout);
 }
 
 static void waits_in_recv(void *arg)
@@ -484,35 +486,38 @@ static void waits_in_recv(void *arg)
     gr_chan_recv(arg, &v);
 }
 
+static gr_chan *abandoned;
+
 static void abandon(void *arg)
 {
-    static gr_chan *c;
-    c = gr_chan_make(sizeof(int), 0);
-    GO(waits_in_select, c);
-    GO(waits_in_recv, c);
+    abandoned = gr_chan_make(sizeof(int), 0);
+    abandon_timeout = arg ? 3600LL * 1000 * MS : -1;
+    GO(waits_in_select, abandoned);
+    GO(waits_in_recv, abandoned);
     gr_sleep(2 * MS);
-    /* c stays allocated: the abandoned goroutines' sudogs point at it */
+}
+
+/* After gr_main returned, core's teardown hook took the abandoned
+ * goroutines out of the channel's queues: it can be freed. */
+static void run_abandon(void *with_timer)
+{
+    static const int procs[] = { 1, 2, 4 };
+    for (int i = 0; i < 3; i++) {
+        RUN(procs[i], abandon, with_timer);
+        cr_assert_eq(gr_chan_free(abandoned), 0);
+    }
 }
 
 Test(chan_select, main_returns_while_goroutines_wait, .timeout = 30)
 {
-    RUN_PROCS(abandon, NULL);
+    run_abandon((void *)1);
 }
 
 /* As above with no timer pending: goroutine 1 returning is not a
- * deadlock. Disabled until core's checkdead ignores a finished main
- * (docs/TEAM.md: it reports "all goroutines are asleep" in ~5 of 6 runs). */
-static void abandon_untimed(void *arg)
-{
-    static gr_chan *c;
-    c = gr_chan_make(sizeof(int), 0);
-    GO(waits_in_recv, c);
-    gr_sleep(2 * MS);
-}
-
+ * deadlock. */
 Test(chan_select, main_returns_over_untimed_waiters, .timeout = 30)
 {
-    RUN_PROCS(abandon_untimed, NULL);
+    run_abandon(NULL);
 }
 
 /* ---------- free right after the close that woke a select ---------- */
