@@ -28,11 +28,18 @@ gr__swtch:
     subq $8, %rsp
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
+    movw $0, 6(%rsp)
     movq %rsp, (%rdi)
+    movq (%rsp), %rax           /* our MXCSR and x87 control word */
     movq %rsi, %rsp
+    /* Loading MXCSR and the x87 control word is slow; almost every
+     * goroutine runs with the defaults, so load them only if they differ
+     * from what is in force now. */
+    cmpq (%rsp), %rax
+    je 1f
     ldmxcsr (%rsp)
     fldcw 4(%rsp)
-    addq $8, %rsp
+1:  addq $8, %rsp
     popq %r15
     popq %r14
     popq %r13
