@@ -478,7 +478,15 @@ static void stopm(M *mp)
 /* Wake an idle P for new work (Go's wakep), or break a polling P's M. */
 void gr__wakep(void)
 {
-    atomic_thread_fence(memory_order_seq_cst);
+    M *self = gr__getm();
+    P *own = self ? self->p : NULL;
+    /* StoreLoad between publishing the work and reading the sleepers'
+     * state. A caller holding a P may skip it, as Go's wakep does: if a
+     * racing spinner misses the work, it sits on this running P's queue
+     * and this P runs it; only a caller without a P (its work is on the
+     * global queue) could strand work by a missed wake-up. */
+    if (!own)
+        atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&gr__sched.nmspinning, memory_order_seq_cst) != 0)
         return;
     if (atomic_load_explicit(&gr__sched.npidle, memory_order_seq_cst) > 0) {
@@ -493,9 +501,9 @@ void gr__wakep(void)
         atomic_fetch_sub_explicit(&gr__sched.nmspinning, 1, memory_order_seq_cst);
     }
     int n = gr__sched.nprocs;
-    M *self = gr__getm();
-    P *own = self ? self->p : NULL;
-    uint32_t off = gr__fastrandn((uint32_t)n);
+    if (n == 1 && own)
+        return;
+    uint32_t off = n > 1 ? gr__fastrandn((uint32_t)n) : 0;
     for (int i = 0; i < n; i++) {
         P *pp = gr__sched.allp[(off + (uint32_t)i) % (uint32_t)n];
         if (pp == own)
