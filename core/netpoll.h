@@ -30,9 +30,14 @@ GR_HIDDEN void gr__netpoll_drain(P *pp);
 /* Free pp's poller; gr__netpoll_drain must have run. */
 GR_HIDDEN void gr__netpoll_destroy(P *pp);
 /* Submit queued requests and reap completions; if none were reaped, block
- * up to delay_ns (< 0: until woken, 0: not at all) for a completion or a
- * gr__netpoll_break. Goroutines made runnable are chained through
- * schedlink into *list (head); returns how many. */
+ * up to delay_ns (-1: until woken, 0: not at all) for a completion or a
+ * gr__netpoll_break. GR_NETPOLL_LAZY: do not block, and submit only a
+ * batch or an old request; GR_NETPOLL_SUBMIT: as LAZY but reap nothing
+ * (the run queue is full enough: completions wait in the CQ, in order).
+ * Goroutines made runnable are chained through schedlink into *list
+ * (head); returns how many. */
+#define GR_NETPOLL_LAZY (-2)
+#define GR_NETPOLL_SUBMIT (-3)
 GR_HIDDEN int gr__netpoll(P *pp, int64_t delay_ns, G **list);
 /* Wake an M blocked in gr__netpoll(pp). Any thread; cheap when nobody is
  * blocked; a break sent before the block makes the block return at once. */

@@ -370,13 +370,15 @@ static int complete_one(struct gr__ring *r, const struct io_uring_cqe *cqe, G **
     return n;
 }
 
-static int reap_locked(struct gr__ring *r, G **list)
+/* Reap up to max CQEs (the rest stay in the CQ, in order). */
+static int reap_locked(struct gr__ring *r, G **list, unsigned max)
 {
     int readied = 0;
     unsigned total = 0;
-    for (;;) {
+    while (total < max) {
         struct io_uring_cqe *cqes[64];
-        unsigned n = io_uring_peek_batch_cqe(&r->ring, cqes, 64);
+        unsigned want = max - total < 64 ? max - total : 64;
+        unsigned n = io_uring_peek_batch_cqe(&r->ring, cqes, want);
         if (n == 0) {
             if (io_uring_cq_has_overflow(&r->ring)) {
                 io_uring_get_events(&r->ring);   /* flush the kernel's backlog */
@@ -407,13 +409,20 @@ int gr__netpoll(P *pp, int64_t delay_ns, G **list)
     if (!r)
         return 0;
     *list = NULL;
-    bool blocking = delay_ns != 0 && delay_ns != -2;
+    bool blocking = delay_ns >= 0 ? delay_ns != 0 : delay_ns == -1;
+    bool lazy = delay_ns == GR_NETPOLL_LAZY || delay_ns == GR_NETPOLL_SUBMIT;
+    /* Never reap more than half the P's run queue can take: what the queue
+     * cannot hold would spill to the global queue, out of order. */
+    uint32_t qlen = gr__runqlen(pp);
+    unsigned budget = qlen < GR_RUNQ_SIZE / 2 ? GR_RUNQ_SIZE / 2 - qlen : 0;
+    if (budget == 0 && delay_ns != GR_NETPOLL_SUBMIT)
+        budget = 1;
     /* Submit. delay -2: lazily, only a batch or an old request. The racy
      * read of sq_pending is fine: only this P's goroutines queue SQEs
      * without submitting (others submit under the lock at once). */
     if (r->sq_pending || blocking) {
         gr__lock(&r->sqlock);
-        if (delay_ns != -2 || r->sq_pending >= GR_BATCH || pp->schedtick - r->pending_tick >= 4)
+        if (!lazy || r->sq_pending >= GR_BATCH || pp->schedtick - r->pending_tick >= 4)
             submit_locked(r);
         if (blocking) {
             arm_wake_locked(r);
@@ -424,9 +433,15 @@ int gr__netpoll(P *pp, int64_t delay_ns, G **list)
     /* Reap; an empty CQ (the common case between completions) costs two
      * loads and no lock. */
     int n = 0;
+    if (delay_ns == GR_NETPOLL_SUBMIT) {
+        /* Deferred on purpose: tell sysmon this ring is not forgotten. */
+        if ((pp->schedtick & 63) == 0)
+            atomic_store_explicit(&r->lastpoll, gr__nanotime(), memory_order_relaxed);
+        return 0;
+    }
     if (io_uring_cq_ready(&r->ring) || io_uring_cq_has_overflow(&r->ring)) {
         gr__lock(&r->cqlock);
-        n = reap_locked(r, list);
+        n = reap_locked(r, list, budget);
         gr__unlock(&r->cqlock);
     }
     if (n > 0 || !blocking)
@@ -448,7 +463,7 @@ int gr__netpoll(P *pp, int64_t delay_ns, G **list)
     }
     (void)ret;   /* -ETIME, -EINTR: fine, reap whatever is there */
     gr__lock(&r->cqlock);
-    n = reap_locked(r, list);
+    n = reap_locked(r, list, budget);
     gr__unlock(&r->cqlock);
     return n;
 }
@@ -480,7 +495,7 @@ int gr__netpoll_reap_remote(P *pp, G **list)
     *list = NULL;
     if (!r || !gr__trylock(&r->cqlock))
         return 0;
-    int n = reap_locked(r, list);
+    int n = reap_locked(r, list, UINT32_MAX);
     gr__unlock(&r->cqlock);
     return n;
 }
@@ -523,7 +538,7 @@ void gr__netpoll_drain(P *pp)
         struct io_uring_cqe *cqe;
         io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
         gr__lock(&r->cqlock);
-        reap_locked(r, NULL);
+        reap_locked(r, NULL, UINT32_MAX);
         gr__unlock(&r->cqlock);
         if (atomic_load(&r->inflight) <= 0 &&
             (!r->wake_armed || atomic_load(&r->wake_done)))
