@@ -472,6 +472,14 @@ void gr__chan_abandon(G *gp)
     struct gr__sudog *set = gp->waiting;
     if (!set)
         return;
+    /* A send/recv whose waker already took its sudog out (gp->param points
+     * at it; the goroutine was readied but has not run) no longer touches
+     * the channel, which its owner may have freed since. A select's
+     * channels stay alive until its clean-up (nselect), woken or not. */
+    if (!set[0].isselect && gp->param == set) {
+        gp->waiting = NULL;
+        return;
+    }
     for (uint32_t k = 0; k < set[0].nset; k++) {
         struct gr__sudog *sg = &set[k];
         gr_chan *c = sg->c;

@@ -745,3 +745,33 @@ Test(chan_basic, channel_outlives_abandoned_waiters, .timeout = 30)
     RUN(2, abandon_waiters, NULL);
     RUN(2, reuse_after, NULL);
 }
+
+/* A receiver readied by a send but not yet run when gr_main returns, with
+ * its channel already freed (legal: a woken receiver does not touch the
+ * channel again): the teardown must not touch the freed channel. */
+static gr_chan *woken_started;
+
+static void woken_recv(void *arg)
+{
+    int v;
+    gr_chan_send(woken_started, NULL);
+    gr_chan_recv(arg, &v);
+}
+
+static void free_then_return(void *arg)
+{
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    woken_started = gr_chan_make(0, 0);
+    GO(woken_recv, c);
+    CHECK_EQ(gr_chan_recv(woken_started, NULL), 0); /* one P: it is parked in recv */
+    int v = 1;
+    CHECK_EQ(gr_chan_send(c, &v), 0); /* readies it; it has not run */
+    CHECK_EQ(gr_chan_free(c), 0);
+    CHECK_EQ(gr_chan_free(woken_started), 0);
+}
+
+Test(chan_basic, teardown_skips_freed_channel_of_woken_receiver, .timeout = 30)
+{
+    for (int i = 0; i < 20; i++)
+        RUN(1, free_then_return, NULL);
+}
