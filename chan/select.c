@@ -327,5 +327,15 @@ int gr_select(struct gr_case *cases, size_t n, int64_t timeout_ns)
         if (cases[k].op == GR_SEND && ((!cases[k].elem && c->elemsize) || (c->flags & GR__CHAN_TIMER)))
             return -EINVAL;
     }
+    if (n == 1 && timeout_ns == 0 && cases[0].ch) {
+        /* One case and a default: the try forms, with their lock-free
+         * "would block" check (Go's selectnbsend/selectnbrecv). */
+        int r = cases[0].op == GR_SEND ? gr_chan_try_send(cases[0].ch, cases[0].elem)
+                                       : gr_chan_try_recv(cases[0].ch, cases[0].elem);
+        if (r == -EAGAIN)
+            return r;
+        cases[0].result = r;
+        return 0;
+    }
     return gr__select(cases, n, timeout_ns);
 }

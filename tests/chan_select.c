@@ -570,3 +570,35 @@ Test(chan_select, free_after_close_waits_for_woken_select, .timeout = 60)
 {
     RUN(1, free_after_close, NULL);
 }
+
+/* One case with a default takes the try path: same answers. */
+static void one_case_default(void *arg)
+{
+    gr_chan *c = gr_chan_make(sizeof(int), 1);
+    int v = 7;
+    struct gr_case r[1] = { { GR_RECV, c, &v, 99 } };
+    struct gr_case s[1] = { { GR_SEND, c, &v, 99 } };
+    CHECK_EQ(gr_select(r, 1, 0), -EAGAIN);
+    CHECK_EQ(r[0].result, 99);
+    CHECK_EQ(v, 7);
+    CHECK_EQ(gr_select(s, 1, 0), 0);
+    CHECK_EQ(s[0].result, 0);
+    CHECK_EQ(gr_select(s, 1, 0), -EAGAIN); /* full */
+    v = 0;
+    CHECK_EQ(gr_select(r, 1, 0), 0);
+    CHECK_EQ(r[0].result, 0);
+    CHECK_EQ(v, 7);
+    CHECK_EQ(gr_chan_close(c), 0);
+    v = 5;
+    CHECK_EQ(gr_select(r, 1, 0), 0);
+    CHECK_EQ(r[0].result, -EPIPE);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(gr_select(s, 1, 0), 0);
+    CHECK_EQ(s[0].result, -EPIPE);
+    CHECK_EQ(gr_chan_free(c), 0);
+}
+
+Test(chan_select, one_case_with_default, .timeout = 30)
+{
+    RUN(1, one_case_default, NULL);
+}
