@@ -357,6 +357,23 @@ static P *pidleget(void)
     return pp;
 }
 
+/* Take pp off the idle list if it is still there. */
+bool gr__pidle_take(P *pp)
+{
+    gr__lock(&gr__sched.lock);
+    P **link = &gr__sched.pidle;
+    while (*link && *link != pp)
+        link = &(*link)->link;
+    bool found = *link != NULL;
+    if (found) {
+        *link = pp->link;
+        pp->link = NULL;
+        atomic_fetch_sub_explicit(&gr__sched.npidle, 1, memory_order_seq_cst);
+    }
+    gr__unlock(&gr__sched.lock);
+    return found;
+}
+
 static void mput(M *mp)
 {
     mp->schedlink = gr__sched.midle;
@@ -427,6 +444,15 @@ static int newm_thread(M *mp)
 static void startm(P *pp, bool spinning)
 {
     gr__lock(&gr__sched.lock);
+    if (atomic_load_explicit(&gr__sched.shutdown, memory_order_seq_cst)) {
+        /* Tearing down: no new thread may pick up a P. */
+        if (pp)
+            pidleput(pp);
+        gr__unlock(&gr__sched.lock);
+        if (spinning)
+            atomic_fetch_sub_explicit(&gr__sched.nmspinning, 1, memory_order_seq_cst);
+        return;
+    }
     if (!pp) {
         pp = pidleget();
         if (!pp) {
@@ -546,6 +572,10 @@ void gr__handoffp(P *pp)
     }
     pidleput(pp);
     gr__unlock(&gr__sched.lock);
+    /* A thread without a P may have put a timer on pp between our check
+     * and pidleput (wake_timer_p saw it "idle" but not listed yet). */
+    if (gr__timers_next(pp) != 0 && gr__pidle_take(pp))
+        startm(pp, false);
 }
 
 /* Ready a list of Gs (netpoll completions): onto our P if we have one,
@@ -727,13 +757,20 @@ static G *after_switch(M *mp, G *gp)
         return NULL;
     }
     case GR_SW_YIELD:
-    case GR_SW_PREEMPT:
         /* To the tail of the local queue (Go uses the global one; the
          * local tail costs no lock and the 61-tick check keeps the global
          * queue moving). The next pass looks at busy Ps' queues first. */
         gp->m = NULL;
         atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
         gr__runqput(mp->p, gp, false);
+        mp->after_yield = true;
+        return NULL;
+    case GR_SW_PREEMPT:
+        /* A G that used its time slice goes to the global queue, as Go's
+         * gopreempt_m: Gs readied without a P wait there. */
+        gp->m = NULL;
+        atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
+        gr__globrunqput(gp);
         mp->after_yield = true;
         return NULL;
     case GR_SW_EXIT: {
@@ -768,6 +805,9 @@ static G *after_switch(M *mp, G *gp)
             atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
             return gp;
         }
+        /* No idle P: every P runs or polls its ring. Break a polling one
+         * so the G just queued globally is seen. */
+        gr__wakep();
         stopm(mp);
         return NULL;
     }
@@ -784,7 +824,12 @@ static G *after_switch(M *mp, G *gp)
 static G *execute(M *mp, G *gp)
 {
     P *pp = mp->p;
-    pp->schedtick++;
+    if (mp->inherit) {
+        mp->inherit = false;
+    } else {
+        pp->schedtick++;
+        atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
+    }
     mp->curg = gp;
     gp->m = mp;
     gp->waitreason = GR_WAIT_ZERO;
@@ -893,7 +938,7 @@ top:
             gr__injectglist(list);
     }
     /* 1. fairness: the global queue every 61st tick */
-    if (pp->schedtick % 61 == 0 && atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
+    if (++pp->fairtick % 61 == 0 && atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
         gr__lock(&gr__sched.lock);
         gp = globrunqget(pp, 1);
         gr__unlock(&gr__sched.lock);
@@ -917,7 +962,24 @@ top:
             }
         }
     }
-    /* 4. local */
+    /* 4. local. A G from runnext inherits the time slice of the G that
+     * readied it (Go's inheritTime): a pair handing off through runnext
+     * shares one slice, so sysmon sees it run long and ends the slice,
+     * which sends the pair's next G to the tail (slice_expired). */
+    if (atomic_load_explicit(&pp->slice_expired, memory_order_relaxed) &&
+        atomic_exchange_explicit(&pp->slice_expired, 0, memory_order_relaxed)) {
+        G *nx = atomic_exchange_explicit(&pp->runnext, NULL, memory_order_acq_rel);
+        if (nx)
+            gr__runqput(pp, nx, false);
+    }
+    {
+        G *nx = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+        if (nx && atomic_compare_exchange_strong_explicit(&pp->runnext, &nx, NULL, memory_order_acq_rel,
+                                                          memory_order_relaxed)) {
+            mp->inherit = true;
+            return nx;
+        }
+    }
     if ((gp = runqget(pp)))
         return gp;
     /* 5. global */
@@ -976,20 +1038,9 @@ top:
     gr__unlock(&gr__sched.lock);
     /* A thread without a P may have added a timer to pp just before it
      * went idle (see wake_timer_p): take it back if it is still ours. */
-    if (gr__timers_next(pp) != 0) {
-        gr__lock(&gr__sched.lock);
-        P **link = &gr__sched.pidle;
-        while (*link && *link != pp)
-            link = &(*link)->link;
-        if (*link) {
-            *link = pp->link;
-            pp->link = NULL;
-            atomic_fetch_sub_explicit(&gr__sched.npidle, 1, memory_order_seq_cst);
-            gr__unlock(&gr__sched.lock);
-            acquirep(mp, pp);
-            goto top;
-        }
-        gr__unlock(&gr__sched.lock);
+    if (gr__timers_next(pp) != 0 && gr__pidle_take(pp)) {
+        acquirep(mp, pp);
+        goto top;
     }
 
     bool was_spinning = mp->spinning;
@@ -1319,19 +1370,31 @@ int gr_sleep(int64_t ns)
 
 /* ---------- system calls (Go's entersyscall / exitsyscall) ---------- */
 
+/* Runtimes started by this process: a thread back from a system call
+ * that began under an earlier runtime must not touch the current one. */
+static _Atomic uint64_t runtime_gen;
+
 static void entersyscall(G *gp, M *mp)
 {
     P *pp = mp->p;
     atomic_fetch_add_explicit(&gr__sched.nsyscalls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
     atomic_store_explicit(&gp->status, GR_GSYSCALL, memory_order_release);
-    atomic_store_explicit(&mp->insyscall, true, memory_order_release);
     atomic_fetch_add_explicit(&pp->syscalltick, 1, memory_order_relaxed);
+    mp->syscall_gen = atomic_load_explicit(&runtime_gen, memory_order_relaxed);
     mp->oldp = pp;
     mp->p = NULL;
     pp->m = NULL;
     /* release: sysmon (CAS SYSCALL->IDLE) then sees our P's state. */
     atomic_store_explicit(&pp->status, GR_PSYSCALL, memory_order_release);
+}
+
+/* Last step before the call: from here teardown may stop waiting for
+ * this M and free the runtime, so nothing of the runtime is touched
+ * after it (seq_cst: pairs with the shutdown flag, see gr_syscall_exit). */
+static void mark_insyscall(M *mp)
+{
+    atomic_store_explicit(&mp->insyscall, true, memory_order_seq_cst);
 }
 
 void gr_syscall_enter(void)
@@ -1342,6 +1405,7 @@ void gr_syscall_enter(void)
         return;
     entersyscall(gp, mp);
     gr__sysmon_wake();
+    mark_insyscall(mp);
 }
 
 void gr_syscall_enter_blocking(void)
@@ -1356,6 +1420,7 @@ void gr_syscall_enter_blocking(void)
     if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PIDLE, memory_order_acq_rel,
                                                 memory_order_relaxed))
         gr__handoffp(pp);
+    mark_insyscall(mp);
 }
 
 void gr_syscall_exit(void)
@@ -1366,10 +1431,14 @@ void gr_syscall_exit(void)
         return;
     P *pp = mp->oldp;
     mp->oldp = NULL;
-    atomic_store_explicit(&mp->insyscall, false, memory_order_release);
-    if (atomic_load_explicit(&gr__sched.shutdown, memory_order_acquire)) {
-        /* The runtime stopped while we were away: this G is abandoned. */
-        atomic_fetch_sub_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
+    /* seq_cst store, then load: either teardown sees us back (and waits
+     * for us to stop), or we see its shutdown flag (and stay away). A
+     * runtime generation that moved on means ours was torn down. */
+    atomic_store_explicit(&mp->insyscall, false, memory_order_seq_cst);
+    if (mp->syscall_gen != atomic_load_explicit(&runtime_gen, memory_order_seq_cst) ||
+        atomic_load_explicit(&gr__sched.shutdown, memory_order_seq_cst)) {
+        /* The runtime stopped while we were away: this G is abandoned,
+         * and so is this thread; touch nothing of the runtime. */
         atomic_store_explicit(&mp->insyscall, true, memory_order_release);
         static _Atomic uint32_t forever;
         for (;;)
@@ -1406,7 +1475,9 @@ void gr_syscall_exit(void)
 
 static void stop_the_world_for_shutdown(void)
 {
+    gr__lock(&gr__sched.lock);
     atomic_store_explicit(&gr__sched.shutdown, 1, memory_order_seq_cst);
+    gr__unlock(&gr__sched.lock);
     /* Wake idle Ms and break polling Ps; running Ms see the flag at their
      * next pass through the scheduler. */
     for (;;) {
@@ -1438,6 +1509,7 @@ static void stop_the_world_for_shutdown(void)
 
 static int runtime_init(void)
 {
+    atomic_fetch_add_explicit(&runtime_gen, 1, memory_order_seq_cst);
     memset(&gr__sched, 0, sizeof gr__sched);
     gr__debug_parse();
     gr__stack_init();
@@ -1511,9 +1583,11 @@ static void runtime_free(void)
     /* Gs: free all but those stuck in a system call (their M still
      * runs on their stack). */
     G *gp = gr__sched.allg;
+    bool kept = false;
     while (gp) {
         G *next = gp->alllink;
         if (atomic_load(&gp->status) == GR_GSYSCALL) {
+            kept = true;   /* its thread still runs on this stack */
             gp = next;
             continue;
         }
@@ -1522,7 +1596,9 @@ static void runtime_free(void)
         gp = next;
     }
     gr__sched.allg = NULL;
-    gr__stack_shutdown();
+    /* Chunk stacks are unmapped whole: not while a kept G may live in one. */
+    if (!kept)
+        gr__stack_shutdown();
 }
 
 int gr_main(gr_fn fn, void *arg)

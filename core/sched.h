@@ -49,6 +49,7 @@ struct gr_m {
     int swop;                       /* (own) enum gr__swop for the G switching out */
     bool spinning;                  /* (own) counted in sched.nmspinning */
     bool after_yield;               /* (own) the last G switched out by gr_yield */
+    bool inherit;                   /* (own) next G came from runnext: same time slice */
     bool stopped;                   /* (sched) parked for shutdown */
     _Atomic bool insyscall;         /* (atomic) its G is in a bracketed syscall */
     bool is_sysmon;
@@ -59,6 +60,7 @@ struct gr_m {
     uint64_t rand[2];               /* (own) fastrand state */
     int64_t syscallwhen;            /* (own) for handoff latency experiments */
     uint32_t syscalltick;           /* (own) copy of p->syscalltick at entersyscall */
+    uint64_t syscall_gen;           /* (own) runtime generation at entersyscall */
     void *altstack;                 /* sigaltstack for stack overflow reports */
     void *asan_fake;                /* ASan fake stack of g0 */
     const void *g0_stack_bottom;
@@ -76,7 +78,8 @@ struct gr_p {
     int32_t id;
     _Atomic uint32_t status;        /* (atomic) enum gr__pstatus; CAS by owner/sysmon */
     M *m;                           /* (own) back link */
-    uint32_t schedtick;             /* (own) incremented on every G run */
+    uint32_t schedtick;             /* (own) incremented on every new time slice */
+    uint32_t fairtick;              /* (own) scheduler passes, for the 61-pass global check */
     _Atomic uint32_t syscalltick;   /* (atomic) incremented on every syscall */
     P *link;                        /* (sched) idle P list */
     /* Local run queue: the owner puts at tail (store-release), anyone takes
@@ -96,6 +99,7 @@ struct gr_p {
      * claimed it and sent a break. (atomic, seq_cst: pairs with wakep) */
     _Atomic uint32_t polling;
     /* sysmon's view (sysmon only) */
+    _Atomic uint32_t slice_expired; /* (atomic) sysmon: the current time slice ran out */
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_schedwhen, sm_syscallwhen;
     /* counters (relaxed) */
@@ -155,6 +159,7 @@ GR_HIDDEN void gr__injectglist(G *list);
 GR_HIDDEN void gr__ready_list_add(G *gp, G **list);
 GR_HIDDEN void gr__wakep(void);
 GR_HIDDEN void gr__handoffp(P *pp);
+GR_HIDDEN bool gr__pidle_take(P *pp);   /* off the idle list if still on it */
 GR_HIDDEN bool gr__runqempty(P *pp);
 GR_HIDDEN uint32_t gr__runqlen(P *pp);
 GR_HIDDEN int gr__pid(void);

@@ -184,21 +184,20 @@ static void wake_timer_p(P *pp)
         gr__netpoll_break(pp);
         return;
     }
-    if (atomic_load_explicit(&pp->status, memory_order_seq_cst) != GR_PIDLE)
-        return;
-    gr__lock(&gr__sched.lock);
-    P **link = &gr__sched.pidle;
-    while (*link && *link != pp)
-        link = &(*link)->link;
-    if (!*link) {
-        gr__unlock(&gr__sched.lock);
+    uint32_t st = atomic_load_explicit(&pp->status, memory_order_seq_cst);
+    if (st == GR_PSYSCALL) {
+        /* Its M is blocked in a call: retake it now, as sysmon would. */
+        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PIDLE, memory_order_acq_rel,
+                                                    memory_order_relaxed)) {
+            atomic_fetch_add_explicit(&gr__sched.nretakes, 1, memory_order_relaxed);
+            gr__handoffp(pp);
+        }
         return;
     }
-    *link = pp->link;
-    pp->link = NULL;
-    atomic_fetch_sub_explicit(&gr__sched.npidle, 1, memory_order_seq_cst);
-    gr__unlock(&gr__sched.lock);
-    gr__handoffp(pp);
+    if (st != GR_PIDLE)
+        return;
+    if (gr__pidle_take(pp))
+        gr__handoffp(pp);
 }
 
 bool gr__timer_start(struct gr__timer *t, int64_t when, int64_t period)

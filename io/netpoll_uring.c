@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GR_UD_IGNORE 0ULL
@@ -67,6 +68,7 @@ struct gr__ring {
     uint32_t pending_tick;          /* (sqlock) P's schedtick at the first of them */
     _Atomic int64_t inflight;
     _Atomic int64_t lastpoll;
+    bool leak;                      /* drain gave up: never free (kernel may write) */
 };
 
 struct gr__io_features gr__io_features;
@@ -192,10 +194,12 @@ void gr__netpoll_destroy(P *pp)
     struct gr__ring *r = ring_of(pp);
     if (!r)
         return;
+    pp->poller = NULL;
+    if (r->leak)
+        return;
     io_uring_queue_exit(&r->ring);
     close(r->wakefd);
     free(r);
-    pp->poller = NULL;
 }
 
 struct gr__ring *gr__io_ring_of(int i)
@@ -495,8 +499,18 @@ int gr__netpoll_reap_remote(P *pp, G **list)
     *list = NULL;
     if (!r || !gr__trylock(&r->cqlock))
         return 0;
+    bool had_wake = r->wake_armed && !atomic_load_explicit(&r->wake_done, memory_order_acquire);
     int n = reap_locked(r, list, UINT32_MAX);
     gr__unlock(&r->cqlock);
+    if (had_wake && atomic_load_explicit(&r->wake_done, memory_order_acquire)) {
+        /* We ate a wake-up meant for the M that may be blocked in this
+         * ring: arm a new read and break again, so it still wakes. */
+        gr__lock(&r->sqlock);
+        arm_wake_locked(r);
+        submit_locked(r);
+        gr__unlock(&r->sqlock);
+        gr__netpoll_break(pp);
+    }
     return n;
 }
 
@@ -523,7 +537,10 @@ void gr__netpoll_drain(P *pp)
     struct gr__ring *r = ring_of(pp);
     if (!r)
         return;
-    for (int round = 0; round < 250; round++) {
+    /* Each cancel's own CQE ends a wait at once, so bound by time, not
+     * rounds: the submitting threads need a moment to run task work. */
+    int64_t deadline = gr__nanotime() + 5LL * 1000 * 1000 * 1000;
+    for (;;) {
         gr__lock(&r->sqlock);
         struct io_uring_sqe *sqe = get_sqe_locked(r);
         io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
@@ -534,16 +551,21 @@ void gr__netpoll_drain(P *pp)
          * at once: complete it instead. */
         if (r->wake_armed && !atomic_load(&r->wake_done))
             gr__netpoll_break(pp);
-        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
         struct io_uring_cqe *cqe;
         io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
         gr__lock(&r->cqlock);
         reap_locked(r, NULL, UINT32_MAX);
         gr__unlock(&r->cqlock);
-        if (atomic_load(&r->inflight) <= 0 &&
-            (!r->wake_armed || atomic_load(&r->wake_done)))
+        if (atomic_load(&r->inflight) <= 0 && (!r->wake_armed || atomic_load(&r->wake_done)))
             return;
+        if (gr__nanotime() > deadline)
+            break;
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
-    fprintf(stderr, "goring: warning: %lld I/O requests still in flight at exit\n",
-            (long long)atomic_load(&r->inflight));
+    fprintf(stderr, "goring: warning: %lld I/O requests still in flight at exit%s\n",
+            (long long)atomic_load(&r->inflight),
+            r->wake_armed && !atomic_load(&r->wake_done) ? " (and the ring's wake-up read)" : "");
+    r->leak = true;   /* keep the ring and its buffers: the kernel may still write */
 }
