@@ -128,6 +128,14 @@ Test(core_fatal, stack_overflow_canary_stack, .timeout = 30)
 {
     struct child c;
     run_child(overflow_main, NULL, "0", 0, &c);
+#if defined(__SANITIZE_ADDRESS__)
+    /* Past the guard budget there is no guard page: under ASan its own
+     * stack-buffer check may see the overflow first. Either report will do. */
+    if (strstr(c.err, "AddressSanitizer")) {
+        cr_assert_neq(c.status, 0);
+        return;
+    }
+#endif
     cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
     cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow"), "stderr: %s", c.err);
 }
