@@ -408,22 +408,30 @@ static void pp_pong(void *arg)
         ;
 }
 
+static struct pair2 starve_pair;
+
 static void no_starvation(void *arg)
 {
-    static struct pair2 p;
-    p.a = gr_chan_make(sizeof(int), 0);
-    p.b = gr_chan_make(sizeof(int), 0);
-    GO(pp_ping, &p);
-    GO(pp_pong, &p);
+    struct pair2 *p = &starve_pair;
+    p->a = gr_chan_make(sizeof(int), 0);
+    p->b = gr_chan_make(sizeof(int), 0);
+    GO(pp_ping, p);
+    GO(pp_pong, p);
     for (int i = 0; i < 10; i++)
-        gr_yield(); /* must come back: Go preempts the pair after 10 ms */
+        gr_yield(); /* must come back: the pair shares one time slice */
     CHECK_EQ(gr_sleep(MS), 0);
-    /* the pair is abandoned when gr_main returns; p.a and p.b stay reachable */
+    /* the pair is abandoned when gr_main returns */
 }
 
-/* Disabled until core gives runnext hand-offs a shared time slice
- * (docs/TEAM.md): today goroutine 1 never runs again on one P. */
-Test(chan_stress, pingpong_pair_does_not_starve_the_p, .timeout = 30, .disabled = true)
+/* Go's time-slice inheritance: a G taken from runnext runs in its
+ * waker's slice, so a ping-pong pair is preempted after 10 ms like one
+ * goroutine would be. */
+Test(chan_stress, pingpong_pair_does_not_starve_the_p, .timeout = 60)
 {
-    RUN_PROCS(no_starvation, NULL);
+    static const int procs[] = { 1, 2, 4 };
+    for (int i = 0; i < 3; i++) {
+        RUN(procs[i], no_starvation, NULL);
+        cr_assert_eq(gr_chan_free(starve_pair.a), 0);
+        cr_assert_eq(gr_chan_free(starve_pair.b), 0);
+    }
 }
