@@ -950,6 +950,15 @@ top:
      * Gs sitting behind a busy P. */
     if (mp->after_yield) {
         mp->after_yield = false;
+        /* The yielder is alone on its P: the global queue goes first, as
+         * it would with Go's Gosched (which puts the yielder there). */
+        if (gr__runqlen(pp) <= 1 && atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
+            gr__lock(&gr__sched.lock);
+            gp = globrunqget(pp, 0);
+            gr__unlock(&gr__sched.lock);
+            if (gp)
+                return gp;
+        }
         if (gr__sched.nprocs > 1 && gr__runqlen(pp) <= 1) {
             for (int i = 0; i < gr__sched.nprocs; i++) {
                 P *p2 = gr__sched.allp[i];
