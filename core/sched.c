@@ -771,7 +771,6 @@ static G *after_switch(M *mp, G *gp)
         gp->m = NULL;
         atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
         gr__globrunqput(gp);
-        mp->after_yield = true;
         return NULL;
     case GR_SW_EXIT: {
         gp->m = NULL;
