@@ -4,14 +4,17 @@
 #   ./dev.sh echo     the main job: build, start examples/echo-server, drive
 #                     it with examples/echo-load for 5 s, print the result
 #   ./dev.sh check    the whole test suite: build, `make check` (Criterion),
-#                     the API contract check, then the suite again under
-#                     ASan/UBSan (skip that with GR_CHECK_ASAN=0)
+#                     install into build/_inst and run the API contract
+#                     check (../shared/tools/check-api.sh, when present
+#                     beside the clone; required under CI=true), then the
+#                     suite again under ASan/UBSan (skip with GR_CHECK_ASAN=0)
 #   ./dev.sh demo     the scheduler tour (examples/demo, examples/handoff)
 #   ./dev.sh bench    bench/run.sh (goring against Go; writes bench/RESULTS.md)
 #
 # Installs the Debian packages it needs when they are missing (apt-get, as
 # root or through sudo), runs autoreconf/configure/make in build/ (and
-# build-asan/), out of the source tree.
+# build-asan/), out of the source tree; `make -C build install` puts the
+# library in build/_inst.
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
@@ -36,8 +39,12 @@ configure_in() {   # configure_in DIR [configure args...]
     autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
   fi
   mkdir -p "$dir"
-  if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
-    (cd "$dir" && "$top/configure" -q "$@")
+  # Every build dir installs under itself (never into /usr/local by
+  # surprise); reconfigure when configure is newer or the prefix differs.
+  local prefix="$top/$dir/_inst"
+  if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ] ||
+     ! grep -qx "prefix = $prefix" "$dir/Makefile"; then
+    (cd "$dir" && "$top/configure" -q --prefix="$prefix" "$@")
   fi
   make -C "$dir" -j2 >/dev/null
 }
@@ -59,7 +66,7 @@ case "$cmd" in
     ;;
   check)
     need_pkgs
-    configure_in build --prefix="$top/build/_inst"
+    configure_in build
     export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
     summary() {   # summary BUILD_DIR LABEL: one "N passed, N failed" line
       local p f
@@ -70,11 +77,17 @@ case "$cmd" in
     }
     make -C build check >/dev/null 2>&1 || true
     summary build tests || { grep -B2 -A40 '^FAIL\|^ERROR' build/test-suite.log | tail -120; exit 1; }
-    # The public contract: install, then compile a program naming every API.md function.
+    # The public contract: install, then compile a program naming every function of the API contract (../shared/API.md).
     make -C build install >/dev/null
     api=""
     for d in ../shared/tools "$top/../shared/tools"; do [ -f "$d/check-api.sh" ] && api="$d/check-api.sh" && break; done
-    if [ -n "$api" ]; then bash "$api" "$top/build/_inst"; else echo "api contract: check-api.sh not found, skipped"; fi
+    if [ -n "$api" ]; then
+      bash "$api" "$top/build/_inst"
+    elif [ "${CI:-}" = true ]; then
+      echo "api contract: ../shared/tools/check-api.sh not found (CI needs it)"; exit 1
+    else
+      echo "api contract: SKIPPED (../shared/tools/check-api.sh is not beside this clone)"
+    fi
     if [ "${GR_CHECK_ASAN:-1}" != 0 ]; then
       configure_in build-asan --enable-asan
       make -C build-asan check >/dev/null 2>&1 || true

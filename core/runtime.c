@@ -64,6 +64,15 @@ void gr__debug_parse(void)
             gr__debug.sq_entries = n > 0 ? (int)n : 0;
         else if (!strcmp(k, "poller"))
             snprintf(gr__debug.poller, sizeof gr__debug.poller, "%s", v);
+        else if (!strcmp(k, "io_direct"))
+            ;   /* read by io/fd.c */
+        else
+            fprintf(stderr, "goring: GRDEBUG: unknown setting %s, ignored\n", k);
+    }
+    if (strcmp(gr__debug.poller, "uring") != 0) {
+        fprintf(stderr, "goring: GRDEBUG: poller=%s is not available (only uring), using uring\n",
+                gr__debug.poller);
+        strcpy(gr__debug.poller, "uring");
     }
     const char *tb = getenv("GOTRACEBACK");
     if (tb && !strcmp(tb, "crash"))
@@ -118,18 +127,35 @@ int gr__default_procs(void)
     return n > GR_MAX_PROCS ? GR_MAX_PROCS : n;
 }
 
+/* GR_MAXPROCS if set and valid (1..256; larger is capped), else the
+ * default. warn: say so on stderr when the value is not usable. */
+int gr__env_procs(bool warn)
+{
+    int n = gr__default_procs();
+    const char *e = getenv("GR_MAXPROCS");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (*end || v <= 0) {
+            if (warn)
+                fprintf(stderr, "goring: ignoring GR_MAXPROCS=%s (want a number of Ps, 1..%d)\n", e,
+                        GR_MAX_PROCS);
+        } else if (v > GR_MAX_PROCS) {
+            if (warn)
+                fprintf(stderr, "goring: GR_MAXPROCS=%s capped at %d\n", e, GR_MAX_PROCS);
+            n = GR_MAX_PROCS;
+        } else {
+            n = (int)v;
+        }
+    }
+    return n;
+}
+
 int gr_maxprocs(void)
 {
     if (gr__running())
         return gr__sched.nprocs;
-    int n = gr__default_procs();
-    const char *e = getenv("GR_MAXPROCS");
-    if (e && *e) {
-        long v = strtol(e, NULL, 10);
-        if (v > 0)
-            n = v > GR_MAX_PROCS ? GR_MAX_PROCS : (int)v;
-    }
-    return n;
+    return gr__env_procs(false);
 }
 
 static void stats_fill(struct gr_stats *st)

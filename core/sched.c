@@ -1522,13 +1522,7 @@ static int runtime_init(void)
     gr__debug_parse();
     gr__stack_init();
     gr__sched.start_time = gr__nanotime();
-    int n = gr__default_procs();
-    const char *e = getenv("GR_MAXPROCS");
-    if (e && *e) {
-        long v = strtol(e, NULL, 10);
-        if (v > 0)
-            n = v > GR_MAX_PROCS ? GR_MAX_PROCS : (int)v;
-    }
+    int n = gr__env_procs(true);
     gr__sched.nprocs = n;
     gr__sched.allp = gr__xcalloc((size_t)n, sizeof(P *));
     for (int i = 0; i < n; i++) {

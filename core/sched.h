@@ -205,6 +205,7 @@ GR_HIDDEN _Noreturn void gr__stack_overflow(G *gp);
 /* core/runtime.c */
 GR_HIDDEN void gr__debug_parse(void);
 GR_HIDDEN int gr__default_procs(void);
+GR_HIDDEN int gr__env_procs(bool warn);
 GR_HIDDEN void gr__stats_snapshot(void);
 
 #endif

@@ -67,11 +67,13 @@ void gr__stack_init(void)
         char *end;
         unsigned long long v = strtoull(e, &end, 10);
         if (*end == 'k' || *end == 'K')
-            v *= 1024;
+            v *= 1024, end++;
         else if (*end == 'm' || *end == 'M')
-            v *= 1024 * 1024;
-        if (v >= 16 * 1024 && v <= 64 * 1024 * 1024)
+            v *= 1024 * 1024, end++;
+        if (*end == 0 && v >= 16 * 1024 && v <= 64 * 1024 * 1024)
             def = (size_t)v;
+        else
+            fprintf(stderr, "goring: ignoring GR_STACK_SIZE=%s (want 16k..64m), using 256k\n", e);
     }
     def = (def + pagesz - 1) & ~(pagesz - 1);
     gr__sched.default_stack = (int64_t)def;

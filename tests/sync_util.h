@@ -40,7 +40,7 @@ static inline void chk_fail(const char *file, int line, const char *expr)
 
 #define MS (1000LL * 1000)
 
-/* Deadlock detection assumes only goroutines wake goroutines (API.md); a
+/* Deadlock detection assumes only goroutines wake goroutines (../shared/API.md); a
  * test whose plain threads wake them turns it off, as programs must. */
 static inline void plain_threads_wake(void)
 {

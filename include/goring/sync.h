@@ -9,7 +9,7 @@
  * are private; the layouts are part of the ABI (sizes are checked at compile
  * time) but not of the API.
  *
- * Calling rules (API.md): a function that may block the calling goroutine
+ * Calling rules (README.md, "Rules worth knowing"): a function that may block the calling goroutine
  * may block only a goroutine. Those that return void are fatal when they
  * would have to wait outside a goroutine (a lock of a free mutex is cheap and
  * works anywhere); those that return int answer -EPERM. Functions that only
