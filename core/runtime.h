@@ -135,6 +135,7 @@ struct gr_g {
     uintptr_t sp_min;               /* lowest sp seen at a switch (deep-use detection) */
     void *asan_fake_stack;
     unsigned valgrind_id;           /* VALGRIND_STACK_REGISTER id */
+    void *tsan_fiber;               /* ThreadSanitizer fiber (TSan builds) */
     G *alllink;                     /* (allglock) all Gs ever allocated */
     char name[32];
 };

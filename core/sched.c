@@ -67,6 +67,21 @@
 #include <sanitizer/asan_interface.h>
 #define GR_ASAN 1
 #endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define GR_TSAN 1
+#endif
+
+/* ThreadSanitizer: each G is a fiber; each M's scheduler stack is the
+ * thread's own fiber. Switch annotations go right before gr__swtch. */
+static inline void tsan_to(void *fiber)
+{
+#ifdef GR_TSAN
+    __tsan_switch_to_fiber(fiber, 0);
+#else
+    (void)fiber;
+#endif
+}
 
 struct gr__sched gr__sched;
 
@@ -340,7 +355,7 @@ static void pidleput(P *pp)
     /* seq_cst: pairs with wake_timer_p (core/timer.c), which publishes a
      * timer and then reads the status. */
     atomic_store_explicit(&pp->status, GR_PIDLE, memory_order_seq_cst);
-    pp->m = NULL;
+    GR_RLX_STORE(pp->m, NULL);
     pp->link = gr__sched.pidle;
     gr__sched.pidle = pp;
     atomic_fetch_add_explicit(&gr__sched.npidle, 1, memory_order_seq_cst);
@@ -394,7 +409,7 @@ static M *mget(void)
 static void acquirep(M *mp, P *pp)
 {
     mp->p = pp;
-    pp->m = mp;
+    GR_RLX_STORE(pp->m, mp);
     atomic_store_explicit(&pp->status, GR_PRUNNING, memory_order_release);
 }
 
@@ -402,7 +417,7 @@ static P *releasep(M *mp)
 {
     P *pp = mp->p;
     mp->p = NULL;
-    pp->m = NULL;
+    GR_RLX_STORE(pp->m, NULL);
     return pp;
 }
 
@@ -640,7 +655,7 @@ static void gfput(P *pp, G *gp)
             pp->ngfree--;
             g2->schedlink = gr__sched.gfree;
             gr__sched.gfree = g2;
-            gr__sched.ngfree++;
+            GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree + 1);
         }
         gr__unlock(&gr__sched.glock);
         return;
@@ -648,18 +663,18 @@ static void gfput(P *pp, G *gp)
     gr__lock(&gr__sched.glock);
     gp->schedlink = gr__sched.gfree;
     gr__sched.gfree = gp;
-    gr__sched.ngfree++;
+    GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree + 1);
     gr__unlock(&gr__sched.glock);
 }
 
 static G *gfget(P *pp)
 {
-    if (pp && !pp->gfree && gr__sched.ngfree > 0) {
+    if (pp && !pp->gfree && GR_RLX_LOAD(gr__sched.ngfree) > 0) {
         gr__lock(&gr__sched.glock);
         while (pp->ngfree < GR_GFREE_LOCAL_MAX / 2 && gr__sched.gfree) {
             G *g2 = gr__sched.gfree;
             gr__sched.gfree = g2->schedlink;
-            gr__sched.ngfree--;
+            GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree - 1);
             g2->schedlink = pp->gfree;
             pp->gfree = g2;
             pp->ngfree++;
@@ -676,7 +691,7 @@ static G *gfget(P *pp)
         gp = gr__sched.gfree;
         if (gp) {
             gr__sched.gfree = gp->schedlink;
-            gr__sched.ngfree--;
+            GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree - 1);
         }
         gr__unlock(&gr__sched.glock);
     }
@@ -692,6 +707,9 @@ static G *malg(size_t stack_size)
         free(gp);
         return NULL;
     }
+#ifdef GR_TSAN
+    gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
     gr__lock(&gr__sched.glock);
     gp->alllink = gr__sched.allg;
     gr__sched.allg = gp;
@@ -712,6 +730,7 @@ static void mcall(int op)
     int saved = errno_get();
     mp->swop = op;
     san_start(op == GR_SW_EXIT ? NULL : &gp->asan_fake_stack, mp->g0_stack_bottom, mp->g0_stack_size);
+    tsan_to(mp->tsan_g0);
     gr__swtch(&gp->sp, mp->g0sp);
     gp = gr__getg();
     san_finish(gp->asan_fake_stack);
@@ -738,7 +757,7 @@ static G *after_switch(M *mp, G *gp)
     gr__stack_check(gp);
     int op = mp->swop;
     mp->swop = GR_SW_NONE;
-    mp->curg = NULL;
+    GR_RLX_STORE(mp->curg, NULL);
     switch (op) {
     case GR_SW_PARK: {
         gp->m = NULL;
@@ -826,14 +845,15 @@ static G *execute(M *mp, G *gp)
     if (mp->inherit) {
         mp->inherit = false;
     } else {
-        pp->schedtick++;
+        GR_RLX_STORE(pp->schedtick, pp->schedtick + 1);
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     }
-    mp->curg = gp;
+    GR_RLX_STORE(mp->curg, gp);
     gp->m = mp;
     gp->waitreason = GR_WAIT_ZERO;
     atomic_store_explicit(&gp->status, GR_GRUNNING, memory_order_release);
     san_start(&mp->asan_fake, (const void *)gp->stack_lo, gp->stack_hi - gp->stack_lo);
+    tsan_to(gp->tsan_fiber);
     gr__swtch(&mp->g0sp, gp->sp);
     san_finish(mp->asan_fake);
     return after_switch(mp, gp);
@@ -1126,6 +1146,9 @@ static void *mstart(void *arg)
         pthread_attr_destroy(&attr);
     }
     gr__m_altstack(mp);
+#ifdef GR_TSAN
+    mp->tsan_g0 = __tsan_get_current_fiber();
+#endif
     /* Timer slack 1 us (default 50 us): sleeps in the ring end on time. */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     acquirep(mp, mp->nextp);
@@ -1392,7 +1415,7 @@ static void entersyscall(G *gp, M *mp)
     mp->syscall_gen = atomic_load_explicit(&runtime_gen, memory_order_relaxed);
     mp->oldp = pp;
     mp->p = NULL;
-    pp->m = NULL;
+    GR_RLX_STORE(pp->m, NULL);
     /* release: sysmon (CAS SYSCALL->IDLE) then sees our P's state. */
     atomic_store_explicit(&pp->status, GR_PSYSCALL, memory_order_release);
 }
@@ -1594,6 +1617,10 @@ static void runtime_free(void)
             continue;
         }
         gr__stack_free(gp);
+#ifdef GR_TSAN
+        if (gp->tsan_fiber)
+            __tsan_destroy_fiber(gp->tsan_fiber);
+#endif
         free(gp);
         gp = next;
     }

@@ -63,6 +63,7 @@ struct gr_m {
     uint64_t syscall_gen;           /* (own) runtime generation at entersyscall */
     void *altstack;                 /* sigaltstack for stack overflow reports */
     void *asan_fake;                /* ASan fake stack of g0 */
+    void *tsan_g0;                  /* ThreadSanitizer fiber of g0 (TSan builds) */
     const void *g0_stack_bottom;
     size_t g0_stack_size;
 };
@@ -149,6 +150,12 @@ struct gr__sched {
 };
 
 extern GR_HIDDEN struct gr__sched gr__sched;
+
+/* Plain fields that other threads read as hints (sysmon reads a P's
+ * schedtick, m and its M's curg; gfget peeks at the global free count):
+ * relaxed atomic accesses, so the races are deliberate and TSan-clean. */
+#define GR_RLX_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define GR_RLX_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 /* core/sched.c */
 GR_HIDDEN M *gr__getm(void);

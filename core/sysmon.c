@@ -67,14 +67,14 @@ static bool retake(int64_t now)
                 acted = true;
             }
         } else if (st == GR_PRUNNING) {
-            uint32_t t = pp->schedtick;
+            uint32_t t = GR_RLX_LOAD(pp->schedtick);
             if (pp->sm_schedtick != t || pp->sm_schedwhen == 0) {
                 pp->sm_schedtick = t;
                 pp->sm_schedwhen = now;
             } else if (atomic_load_explicit(&pp->polling, memory_order_relaxed) == 0 &&
                        now - pp->sm_schedwhen >= gr__debug.preempt_ns) {
-                M *mp = pp->m;
-                G *gp = mp ? mp->curg : NULL;
+                M *mp = GR_RLX_LOAD(pp->m);
+                G *gp = mp ? GR_RLX_LOAD(mp->curg) : NULL;
                 atomic_store_explicit(&pp->slice_expired, 1, memory_order_relaxed);
                 if (gp && !atomic_load_explicit(&gp->preempt, memory_order_relaxed)) {
                     atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
