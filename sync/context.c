@@ -216,9 +216,12 @@ void gr_ctx_free(gr_ctx *ctx)
         return;
     gr_ctx_cancel(ctx);   /* closes done, cancels children, stops the timer */
 
-    int r = gr_chan_free(ctx->done);
-    if (r == -EBUSY)
-        gr__throw("context: gr_ctx_free while goroutines wait on its done channel");
+    /* The cancel closed done, which woke every waiter; a woken select
+     * still holds the channel until it has run (gr_chan_free says -EBUSY
+     * until then), so let those goroutines run rather than fail. */
+    int r;
+    while ((r = gr_chan_free(ctx->done)) == -EBUSY)
+        gr_yield();
     ctx->done = NULL;
 
     gr_ctx *p = ctx->parent;

@@ -342,9 +342,11 @@ GR_API int64_t gr_ctx_deadline(gr_ctx *ctx);
 
 /*
  * gr_ctx_free: cancel ctx (and so its descendants) and release it. Its
- * children stay valid until they are freed themselves. Fatal if goroutines
- * still wait on its done channel (they would be woken by the cancel first,
- * so this is a use-after-free in the making). NULL or background: no-op.
+ * children stay valid until they are freed themselves. The cancel closes
+ * the done channel, which wakes every goroutine waiting on it; gr_ctx_free
+ * yields until those have run (a woken select still holds the channel), so
+ * no goroutine can be left waiting on freed memory. Using ctx after this
+ * call is the caller's bug, as with free(3). NULL or background: no-op.
  */
 GR_API void gr_ctx_free(gr_ctx *ctx);
 
