@@ -263,6 +263,17 @@ static uint32_t runqgrab(P *victim, G **batch, bool stealnext)
         if (n == 0) {
             if (stealnext) {
                 G *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
+                if (next && atomic_load_explicit(&victim->status, memory_order_relaxed) == GR_PRUNNING) {
+                    /* Go's runqgrab: a running P is about to run its
+                     * runnext (typically the partner of a hand-off that is
+                     * just parking). Give it ~3 us before stealing, or the
+                     * pair bounces between Ps. */
+                    int64_t until = gr__nanotime() + 3000;
+                    while (atomic_load_explicit(&victim->runnext, memory_order_acquire) == next &&
+                           gr__nanotime() < until)
+                        gr__cpu_relax();
+                    next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
+                }
                 if (next && atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
                                                                      memory_order_acq_rel,
                                                                      memory_order_relaxed)) {
