@@ -82,6 +82,7 @@ struct gr_p {
     uint32_t schedtick;             /* (own) incremented on every new time slice */
     uint32_t fairtick;              /* (own) scheduler passes, for the 61-pass global check */
     _Atomic uint32_t syscalltick;   /* (atomic) incremented on every syscall */
+    _Atomic int64_t syscallwhen;    /* (atomic, relaxed) when the current syscall began */
     P *link;                        /* (sched) idle P list */
     /* Local run queue: the owner puts at tail (store-release), anyone takes
      * from head (CAS acq-rel). runnext is a one-G slot the owner fills;

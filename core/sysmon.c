@@ -46,10 +46,11 @@ static bool retake(int64_t now)
         if (st == GR_PSYSCALL) {
             uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
             if (pp->sm_syscalltick != t) {
+                /* A new call: it began at syscallwhen (entersyscall's
+                 * clock), so it may be retaken on this first look. */
                 pp->sm_syscalltick = t;
-                pp->sm_syscallwhen = now;
+                pp->sm_syscallwhen = atomic_load_explicit(&pp->syscallwhen, memory_order_relaxed);
                 acted = true;      /* keep the short period while syscalls happen */
-                continue;
             }
             if (!gr__debug.handoff || now - pp->sm_syscallwhen < gr__debug.retake_ns)
                 continue;

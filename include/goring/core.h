@@ -75,10 +75,9 @@ GR_API int gr_go_opts(gr_fn fn, void *arg, const struct gr_go_opts *opts);
 
 /*
  * gr_yield: let other goroutines run; the caller stays runnable and goes
- * to the tail of its P's run queue (runtime.Gosched, which uses the global
- * queue; see docs/DESIGN.md). If nothing else is queued on its P, Gs
- * queued behind busy Ps are stolen first. Outside a goroutine it yields
- * the thread (sched_yield).
+ * on the global run queue (runtime.Gosched). If nothing else is queued on
+ * its P, Gs queued behind other Ps are stolen first. Outside a goroutine it
+ * yields the thread (sched_yield).
  */
 GR_API void gr_yield(void);
 
