@@ -81,6 +81,7 @@ struct gr_p {
     M *m;                           /* (own) back link */
     uint32_t schedtick;             /* (own) incremented on every new time slice */
     uint32_t fairtick;              /* (own) scheduler passes, for the 61-pass global check */
+    uint32_t timercheck;            /* (own) passes, to read the clock on every 4th */
     _Atomic uint32_t syscalltick;   /* (atomic) incremented on every syscall */
     _Atomic int64_t syscallwhen;    /* (atomic, relaxed) when the current syscall began */
     P *link;                        /* (sched) idle P list */
