@@ -527,6 +527,21 @@ static void stopm(M *mp)
     mp->nextp = NULL;
 }
 
+/* If pp's M is blocked in its ring, claim the wake-up (polling 1 -> 2, so
+ * one waker sends it) and break the poll. seq_cst: pairs with the M's
+ * polling = 1 store before its last look at the queues and timers. */
+bool gr__break_polling(P *pp)
+{
+    uint32_t one = 1;
+    if (atomic_load_explicit(&pp->polling, memory_order_seq_cst) == 1 &&
+        atomic_compare_exchange_strong_explicit(&pp->polling, &one, 2, memory_order_seq_cst,
+                                                memory_order_relaxed)) {
+        gr__netpoll_break(pp);
+        return true;
+    }
+    return false;
+}
+
 /* Wake an idle P for new work (Go's wakep), or break a polling P's M. */
 void gr__wakep(void)
 {
@@ -558,15 +573,8 @@ void gr__wakep(void)
     uint32_t off = n > 1 ? gr__fastrandn((uint32_t)n) : 0;
     for (int i = 0; i < n; i++) {
         P *pp = gr__sched.allp[(off + (uint32_t)i) % (uint32_t)n];
-        if (pp == own)
-            continue;
-        uint32_t one = 1;
-        if (atomic_load_explicit(&pp->polling, memory_order_seq_cst) == 1 &&
-            atomic_compare_exchange_strong_explicit(&pp->polling, &one, 2, memory_order_seq_cst,
-                                                    memory_order_relaxed)) {
-            gr__netpoll_break(pp);
+        if (pp != own && gr__break_polling(pp))
             return;
-        }
     }
 }
 

@@ -169,6 +169,7 @@ GR_HIDDEN void gr__ready_list_add(G *gp, G **list);
 GR_HIDDEN void gr__wakep(void);
 GR_HIDDEN void gr__handoffp(P *pp);
 GR_HIDDEN bool gr__pidle_take(P *pp);   /* off the idle list if still on it */
+GR_HIDDEN bool gr__break_polling(P *pp); /* break pp's M out of its ring wait */
 GR_HIDDEN bool gr__runqempty(P *pp);
 GR_HIDDEN uint32_t gr__runqlen(P *pp);
 GR_HIDDEN int gr__pid(void);

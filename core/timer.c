@@ -177,13 +177,8 @@ void gr__timer_init(struct gr__timer *t, void (*f)(void *, int64_t), void *arg)
 static void wake_timer_p(P *pp)
 {
     atomic_thread_fence(memory_order_seq_cst);
-    uint32_t one = 1;
-    if (atomic_load_explicit(&pp->polling, memory_order_seq_cst) == 1 &&
-        atomic_compare_exchange_strong_explicit(&pp->polling, &one, 2, memory_order_seq_cst,
-                                                memory_order_relaxed)) {
-        gr__netpoll_break(pp);
+    if (gr__break_polling(pp))
         return;
-    }
     uint32_t st = atomic_load_explicit(&pp->status, memory_order_seq_cst);
     if (st == GR_PSYSCALL) {
         /* Its M is blocked in a call: retake it now, as sysmon would. */
