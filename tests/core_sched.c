@@ -252,15 +252,22 @@ Test(core_sched, exit_main_goroutine, .timeout = 10)
     cr_assert_eq(after_exit, 0);
 }
 
-/* ---- errno is per goroutine across switches ---- */
+/* ---- errno is per goroutine across switches ----
+ * errno is read and written through functions the compiler cannot see
+ * into: glibc declares __errno_location const, so within one function a
+ * compiler may keep the address it got before a goring call, and after
+ * the goroutine moved to another thread that address is the old thread's
+ * errno (README: "Rules worth knowing"). */
 static int errno_seen[2];
+__attribute__((noinline, noipa)) static int errno_read(void) { return errno; }
+__attribute__((noinline, noipa)) static void errno_write(int e) { errno = e; }
 static void errno_g(void *arg)
 {
     int k = (int)(intptr_t)arg;
-    errno = 100 + k;
+    errno_write(100 + k);
     for (int i = 0; i < 50; i++)
         gr_yield();
-    errno_seen[k] = errno;
+    errno_seen[k] = errno_read();
 }
 
 static void errno_main(void *arg)
