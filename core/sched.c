@@ -14,12 +14,16 @@
  * thread, waits for goroutine 1 to end, then tears the runtime down. So a
  * goroutine blocked in a system call on any M can never hold up gr_main.
  *
- * The M loop (schedule -> findrunnable):
- *   1. every 61st tick, one G from the global queue (fairness);
- *   2. this P's expired timers;
- *   3. submit queued SQEs (in batches) and reap CQEs of this P's ring;
- *   4. runnext, then the local queue; after gr_yield, stealing comes first
- *      so a yielding G cannot starve Gs queued on a busy P;
+ * The M loop (schedule -> findrunnable), in the order the code runs:
+ *   1. this P's expired timers (the clock is read every 4th pass, or when
+ *      the local queue is empty);
+ *   2. submit queued SQEs (in batches) and reap CQEs of this P's ring, no
+ *      more than half the local queue can take (the rest wait in the CQ);
+ *   3. every 61st pass, one G from the global queue (fairness);
+ *   4. after gr_yield (the yielder is on the global queue), other Ps'
+ *      queues first, so a yielding G cannot starve Gs queued behind them;
+ *      then runnext (the G inherits the time slice: Go's inheritTime),
+ *      then the local queue;
  *   5. the global queue (a batch);
  *   6. stealing, as a spinning M (at most half the busy Ps spin): half of a
  *      victim's queue, and the victim's due timers;
@@ -45,10 +49,16 @@
  *   RUNNING->SYSCALL by its M; SYSCALL->RUNNING (exitsyscall) and
  *   SYSCALL->IDLE (sysmon retake) by CAS, so exactly one side wins.
  * - No lost wake-up: a thread that adds work (runqput, globrunqput) then
- *   calls wakep, which issues a seq_cst fence before reading nmspinning,
- *   npidle and each P's polling flag. An M about to sleep first publishes
- *   (nmspinning decrement, P on the idle list, polling = 1, all seq_cst)
- *   and then re-checks every queue. One side always sees the other.
+ *   calls wakep, which reads nmspinning, npidle and each P's polling flag
+ *   (after a seq_cst fence when the caller has no P: work on a running
+ *   P's own queue cannot be stranded, as in Go). An M about to sleep first
+ *   publishes (nmspinning decrement, P on the idle list, polling = 1, all
+ *   seq_cst) and then re-checks every queue and its timers. One side
+ *   always sees the other.
+ * - Teardown: shutdown is set under sched.lock, after which startm starts
+ *   nothing; a thread marks itself in a system call only after its last
+ *   touch of the runtime, and on return pairs a seq_cst store of that mark
+ *   with a load of shutdown and of the runtime generation.
  * - Every ring with requests in flight is watched: its P is running, or its
  *   M is blocked in it (polling), or (between the two) in handoffp, which
  *   gives such a P an M rather than the idle list.
