@@ -10,6 +10,7 @@
 #                     suite again under ASan/UBSan (skip with GR_CHECK_ASAN=0)
 #   ./dev.sh demo     the scheduler tour (examples/demo, examples/handoff)
 #   ./dev.sh bench    bench/run.sh (goring against Go; writes bench/RESULTS.md)
+#   ./dev.sh check-aarch64   the aarch64 context switch under qemu-aarch64
 #
 # Installs the Debian packages it needs when they are missing (apt-get, as
 # root or through sudo), runs autoreconf/configure/make in build/ (and
@@ -100,6 +101,16 @@ case "$cmd" in
     configure_in build
     ./build/examples/demo
     ./build/examples/handoff --seconds 0.5
+    ;;
+  check-aarch64)
+    # The aarch64 context switch under qemu-user (no aarch64 machine here).
+    for p in gcc-aarch64-linux-gnu qemu-user; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        { [ "$(id -u)" -eq 0 ] || sudo=sudo; ${sudo:-} apt-get install -y -qq "$p" >/dev/null; }
+    done
+    mkdir -p build
+    aarch64-linux-gnu-gcc -O2 -static tests/arch/switch_test.c core/switch_aarch64.S -o build/switch_test_a64
+    qemu-aarch64 build/switch_test_a64
     ;;
   bench)
     need_pkgs
