@@ -117,7 +117,7 @@ case "$cmd" in
     exec bash bench/run.sh "${@:2}"
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
     [ "$cmd" = "-h" ] || [ "$cmd" = "--help" ] || [ "$cmd" = help ]
     ;;
 esac
