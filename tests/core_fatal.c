@@ -96,6 +96,7 @@ Test(core_fatal, deadlock_check_can_be_disabled, .timeout = 30)
     cr_assert(strstr(c.err, "goroutine 2 [chan receive]:"), "stderr: %s", c.err);
 }
 
+#pragma GCC diagnostic ignored "-Winfinite-recursion"   /* on purpose */
 static int __attribute__((noinline)) forever(volatile char *p)
 {
     volatile char buf[512];
@@ -138,4 +139,64 @@ Test(core_fatal, stack_overflow_canary_stack, .timeout = 30)
 #endif
     cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
     cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow"), "stderr: %s", c.err);
+}
+
+/* ---- a refused ring: gr_main returns the error and says why in one line ---- */
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+static void never_runs(void *arg)
+{
+    (void)arg;
+    _exit(9);
+}
+
+Test(core_fatal, ring_refused_by_seccomp, .timeout = 30)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        /* What Docker's default profile does to io_uring_setup. */
+        struct sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {.len = sizeof filter / sizeof filter[0], .filter = filter};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+            _exit(7);
+        int r = gr_main(never_runs, NULL);
+        _exit(r == -EPERM ? 0 : 8);
+    }
+    close(fds[1]);
+    char err[4096];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], err + len, sizeof err - 1 - len)) > 0)
+        len += (size_t)n;
+    err[len] = 0;
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "status %d", status);
+    if (WEXITSTATUS(status) == 7)
+        cr_skip_test("seccomp filters not allowed here");
+    cr_assert_eq(WEXITSTATUS(status), 0, "gr_main did not return -EPERM (exit %d), stderr: %s",
+                 WEXITSTATUS(status), err);
+    cr_assert(strncmp(err, "goring: cannot create io_uring ring: ", 37) == 0, "stderr: %s", err);
+    cr_assert(strstr(err, "seccomp") && strstr(err, "fix:"), "stderr: %s", err);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += err[i] == '\n';
+    cr_assert_eq(lines, 1, "one line expected: %s", err);
 }

@@ -3,6 +3,7 @@
 #define GR_TESTS_HELPERS_H
 #include <criterion/criterion.h>
 #include <goring.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Run fn as goroutine 1 of a fresh runtime with GR_MAXPROCS=procs. */
