@@ -165,6 +165,22 @@ static void fd_lock(struct gr__fd *d)
     }
 }
 
+/* Lock d for a new op: -ECANCELED if it is closing, -ECONNRESET for a
+ * read-end op after a reset (unlocked then); 0 with d->lock held. */
+static int fd_lock_for_op(struct gr__fd *d, unsigned flags)
+{
+    fd_lock(d);
+    if (d->closing) {
+        gr__unlock(&d->lock);
+        return -ECANCELED;
+    }
+    if ((flags & GR__OP_READ_END) && d->reset) {
+        gr__unlock(&d->lock);
+        return -ECONNRESET;
+    }
+    return 0;
+}
+
 void gr__fd_fresh(int fd, int kind)
 {
     struct gr__fd *d = gr__fd_get(fd);
@@ -314,15 +330,9 @@ int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsig
         op.dir = (uint8_t)dir;
         op.armed = -1;
 
-        fd_lock(d);
-        if (d->closing) {
-            gr__unlock(&d->lock);
-            return -ECANCELED;
-        }
-        if ((flags & GR__OP_READ_END) && d->reset) {
-            gr__unlock(&d->lock);
-            return -ECONNRESET;
-        }
+        int err = fd_lock_for_op(d, flags);
+        if (err)
+            return err;
         int64_t dl = dir ? d->deadline[dir] : -1;
         int64_t eff = earliest(dl, extra);
         if (eff >= 0) {
@@ -425,15 +435,9 @@ int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep, vo
     memset(&op, 0, sizeof op);   /* iop.ring NULL: gr__io_cancel leaves it alone */
     op.dir = (uint8_t)dir;
     op.armed = -1;
-    fd_lock(d);
-    if (d->closing) {
-        gr__unlock(&d->lock);
-        return -ECANCELED;
-    }
-    if ((flags & GR__OP_READ_END) && d->reset) {
-        gr__unlock(&d->lock);
-        return -ECONNRESET;
-    }
+    int err = fd_lock_for_op(d, flags);
+    if (err)
+        return err;
     int64_t dl = dir ? d->deadline[dir] : -1;
     if (dl >= 0 && dl <= gr__nanotime()) {
         gr__unlock(&d->lock);
