@@ -76,7 +76,7 @@ static int runtime_init(void)
     for (int i = 0; i < n; i++) {
         P *pp = gr__xcalloc(1, sizeof *pp);
         pp->id = i;
-        atomic_store(&pp->status, GR_PIDLE);
+        atomic_store(&pp->status, GR__PIDLE);
         gr__timers_init(pp);
         gr__sched.allp[i] = pp;
     }
@@ -109,7 +109,7 @@ static void run_teardown_hooks(void)
 {
     for (G *gp = gr__sched.allg; gp; gp = gp->alllink) {
         uint32_t st = atomic_load(&gp->status);
-        if (st != GR_GWAITING && st != GR_GRUNNABLE)
+        if (st != GR__GWAITING && st != GR__GRUNNABLE)
             continue;
         for (int i = 0; i < nhooks; i++)
             if (hooks[i]->abandon)
@@ -136,13 +136,13 @@ static void runtime_free(void)
     bool kept = false;
     while (gp) {
         G *next = gp->alllink;
-        if (atomic_load(&gp->status) == GR_GSYSCALL) {
+        if (atomic_load(&gp->status) == GR__GSYSCALL) {
             kept = true;   /* its thread still runs on this stack */
             gp = next;
             continue;
         }
         gr__stack_free(gp);
-#ifdef GR_TSAN
+#ifdef GR__TSAN
         if (gp->tsan_fiber)
             __tsan_destroy_fiber(gp->tsan_fiber);
 #endif
@@ -189,7 +189,7 @@ int gr_main(gr_fn fn, void *arg)
         gr__pidleput(gr__sched.allp[i]);
     gr__unlock(&gr__sched.lock);
     P *p0 = gr__sched.allp[0];
-    atomic_store(&p0->status, GR_PRUNNING);
+    atomic_store(&p0->status, GR__PRUNNING);
     G *g1 = gr__newg(NULL, fn, arg, (size_t)gr__sched.default_stack, NULL);
     if (!g1)
         gr__throw("out of memory allocating goroutine 1");

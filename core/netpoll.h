@@ -15,8 +15,8 @@
  * - Completions ready their goroutines through the list returned; the
  *   caller injects them into run queues (Go's injectglist).
  */
-#ifndef GR_CORE_NETPOLL_H
-#define GR_CORE_NETPOLL_H
+#ifndef GR__CORE_NETPOLL_H
+#define GR__CORE_NETPOLL_H
 
 #include "core/runtime.h"
 

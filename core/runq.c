@@ -97,7 +97,7 @@ static uint32_t runqgrab(P *victim, G **batch, bool stealnext)
         if (n == 0) {
             if (stealnext) {
                 G *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
-                if (next && atomic_load_explicit(&victim->status, memory_order_relaxed) == GR_PRUNNING) {
+                if (next && atomic_load_explicit(&victim->status, memory_order_relaxed) == GR__PRUNNING) {
                     /* Go's runqgrab: a running P is about to run its
                      * runnext (typically the partner of a hand-off that is
                      * just parking). Give it ~3 us before stealing, or the

@@ -124,7 +124,7 @@ int gr__default_procs(void)
             fclose(f);
         }
     }
-    return n > GR_MAX_PROCS ? GR_MAX_PROCS : n;
+    return n > GR__MAX_PROCS ? GR__MAX_PROCS : n;
 }
 
 /* GR_MAXPROCS if set and valid (1..256; larger is capped), else the
@@ -139,11 +139,11 @@ int gr__env_procs(bool warn)
         if (*end || v <= 0) {
             if (warn)
                 fprintf(stderr, "goring: ignoring GR_MAXPROCS=%s (want a number of Ps, 1..%d)\n", e,
-                        GR_MAX_PROCS);
-        } else if (v > GR_MAX_PROCS) {
+                        GR__MAX_PROCS);
+        } else if (v > GR__MAX_PROCS) {
             if (warn)
-                fprintf(stderr, "goring: GR_MAXPROCS=%s capped at %d\n", e, GR_MAX_PROCS);
-            n = GR_MAX_PROCS;
+                fprintf(stderr, "goring: GR_MAXPROCS=%s capped at %d\n", e, GR__MAX_PROCS);
+            n = GR__MAX_PROCS;
         } else {
             n = (int)v;
         }

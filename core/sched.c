@@ -60,46 +60,46 @@ static G *after_switch(M *mp, G *gp)
         gp->sp_min = sp;
     gr__stack_check(gp);
     int op = mp->swop;
-    mp->swop = GR_SW_NONE;
-    GR_RLX_STORE(mp->curg, NULL);
+    mp->swop = GR__SW_NONE;
+    GR__RLX_STORE(mp->curg, NULL);
     switch (op) {
-    case GR_SW_PARK: {
+    case GR__SW_PARK: {
         gp->m = NULL;
-        atomic_store_explicit(&gp->status, GR_GWAITING, memory_order_release);
+        atomic_store_explicit(&gp->status, GR__GWAITING, memory_order_release);
         bool (*f)(G *, void *) = gp->waitunlockf;
         void *arg = gp->waitlock;
         gp->waitunlockf = NULL;
         gp->waitlock = NULL;
         if (f && !f(gp, arg)) {
             /* The wait is already over: run it again at once. */
-            atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
+            atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
             gp->waitreason = GR_WAIT_ZERO;
             return gp;
         }
         /* gp may already be running elsewhere: do not touch it. */
         return NULL;
     }
-    case GR_SW_YIELD:
+    case GR__SW_YIELD:
         /* To the global queue, as Go's Gosched. (The local tail is ~15 ns
          * cheaper, but then Gs yielding among themselves never let their
          * P steal the Gs stranded behind a P blocked in a system call.)
          * The next pass looks at other Ps' queues first. */
         gp->m = NULL;
-        atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
+        atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
         gr__globrunqput(gp);
         mp->after_yield = true;
         return NULL;
-    case GR_SW_PREEMPT:
+    case GR__SW_PREEMPT:
         /* A G that used its time slice goes to the global queue, as Go's
          * gopreempt_m: Gs readied without a P wait there. */
         gp->m = NULL;
-        atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
+        atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
         gr__globrunqput(gp);
         return NULL;
-    case GR_SW_EXIT: {
+    case GR__SW_EXIT: {
         gp->m = NULL;
         bool is_main = gp->goid == 1;
-        atomic_store_explicit(&gp->status, GR_GDEAD, memory_order_release);
+        atomic_store_explicit(&gp->status, GR__GDEAD, memory_order_release);
         gp->fn = NULL;
         gp->arg = NULL;
         gp->param = NULL;
@@ -113,28 +113,9 @@ static G *after_switch(M *mp, G *gp)
         gr__gfput(mp->p, gp);
         return NULL;
     }
-    case GR_SW_SYSEXIT: {
-        gp->m = NULL;
-        gr__lock(&gr__sched.lock);
-        P *pp = gr__pidleget();
-        if (!pp) {
-            gr__globrunqput_locked(gp);
-            atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
-        }
-        gr__unlock(&gr__sched.lock);
-        atomic_fetch_sub_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
-        if (pp) {
-            gr__acquirep(mp, pp);
-            atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
-            return gp;
-        }
-        /* No idle P: every P runs or polls its ring. Break a polling one
-         * so the G just queued globally is seen. */
-        gr__wakep();
-        gr__stopm(mp);
-        return NULL;
-    }
-    case GR_SW_SHUTDOWN:
+    case GR__SW_SYSEXIT:
+        return gr__exitsyscall0(mp, gp);
+    case GR__SW_SHUTDOWN:
         gp->m = NULL;
         return NULL;
     default:
@@ -150,17 +131,17 @@ static G *execute(M *mp, G *gp)
     if (mp->inherit) {
         mp->inherit = false;
     } else {
-        GR_RLX_STORE(pp->schedtick, pp->schedtick + 1);
+        GR__RLX_STORE(pp->schedtick, pp->schedtick + 1);
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     }
-    GR_RLX_STORE(mp->curg, gp);
+    GR__RLX_STORE(mp->curg, gp);
     gp->m = mp;
     gp->waitreason = GR_WAIT_ZERO;
-    atomic_store_explicit(&gp->status, GR_GRUNNING, memory_order_release);
-    san_start(&mp->asan_fake, (const void *)gp->stack_lo, gp->stack_hi - gp->stack_lo);
-    tsan_to(gp->tsan_fiber);
+    atomic_store_explicit(&gp->status, GR__GRUNNING, memory_order_release);
+    gr__san_start(&mp->asan_fake, (const void *)gp->stack_lo, gp->stack_hi - gp->stack_lo);
+    gr__tsan_to(gp->tsan_fiber);
     gr__swtch(&mp->g0sp, gp->sp);
-    san_finish(mp->asan_fake);
+    gr__san_finish(mp->asan_fake);
     return after_switch(mp, gp);
 }
 
@@ -491,7 +472,7 @@ static void checkdead(void)
     gr__lock(&gr__sched.glock);
     for (G *gp = gr__sched.allg; gp; gp = gp->alllink) {
         uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
-        if (st == GR_GRUNNABLE || st == GR_GRUNNING || st == GR_GSYSCALL) {
+        if (st == GR__GRUNNABLE || st == GR__GRUNNING || st == GR__GSYSCALL) {
             gr__unlock(&gr__sched.glock);
             return;
         }

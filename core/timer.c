@@ -181,16 +181,16 @@ static void wake_timer_p(P *pp)
     if (gr__break_polling(pp))
         return;
     uint32_t st = atomic_load_explicit(&pp->status, memory_order_seq_cst);
-    if (st == GR_PSYSCALL) {
+    if (st == GR__PSYSCALL) {
         /* Its M is blocked in a call: retake it now, as sysmon would. */
-        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PIDLE, memory_order_acq_rel,
+        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR__PIDLE, memory_order_acq_rel,
                                                     memory_order_relaxed)) {
             atomic_fetch_add_explicit(&gr__sched.nretakes, 1, memory_order_relaxed);
             gr__handoffp(pp);
         }
         return;
     }
-    if (st != GR_PIDLE)
+    if (st != GR__PIDLE)
         return;
     if (gr__pidle_take(pp))
         gr__handoffp(pp);
