@@ -16,8 +16,8 @@
  *   sched.gfree under sched.glock), and only while GDEAD. allg grows only,
  *   under sched.glock; goroutine 1 is never cached (teardown frees it).
  * - errno is saved across a switch (a G may resume on another thread).
- * - Lock order: sched.glock is a leaf here (nothing else is taken while it
- *   is held). No lock is held across gr__swtch except the one a parking G
+ * - Lock order (core/lockrank.h): sched.glock ("allg"), with nothing
+ *   taken under it. No lock is held across gr__swtch except the one a parking G
  *   hands to gr__park_unlock, released on g0.
  */
 #include "core/sched.h"

@@ -16,8 +16,9 @@
  *   sched.lock, counted in nmstopped) or is marked in a system call;
  *   teardown waits for that, and frees only what no thread still uses (a
  *   G in a system call and its M's thread are leaked).
- * - Lock order: sched.lock alone, and sched.glock is not taken (teardown
- *   walks allg once every M has stopped).
+ * - Lock order (core/lockrank.h): sched.lock, with nothing taken under
+ *   it; sched.glock is not taken (teardown walks allg once every M has
+ *   stopped).
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
@@ -67,6 +68,8 @@ static int runtime_init(void)
 {
     atomic_fetch_add_explicit(&gr__runtime_gen, 1, memory_order_seq_cst);
     memset(&gr__sched, 0, sizeof gr__sched);
+    gr__lock_init(&gr__sched.lock, GR__RANK_SCHED);
+    gr__lock_init(&gr__sched.glock, GR__RANK_GLOCK);
     gr__debug_parse();
     gr__stack_init();
     gr__sched.start_time = gr__nanotime();

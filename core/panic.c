@@ -12,7 +12,8 @@
  * Everything here may run in a signal handler or with runtime locks held:
  * it writes with write(2), takes no lock it could already hold (allg is
  * walked under a trylock, else without it), and allocates nothing after
- * gr__signals_init warmed up backtrace().
+ * gr__signals_init warmed up backtrace(). Lock order: only try-locks
+ * (core/lockrank.h).
  */
 #include "core/sched.h"
 #include <execinfo.h>

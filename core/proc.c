@@ -23,8 +23,9 @@
  *   gives such a P an M rather than the idle list.
  * - Teardown: shutdown is set under sched.lock, after which startm starts
  *   nothing.
- * - Lock order: sched.lock is held only around list operations; no other
- *   runtime lock is taken while it is held.
+ * - Lock order (core/lockrank.h): sched.lock is held only around list
+ *   operations; nothing is taken under it. Callers may hold an hchan or
+ *   semaphore lock (gr__ready -> wakep -> startm).
  */
 #include "core/sched.h"
 #include "core/netpoll.h"

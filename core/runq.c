@@ -14,8 +14,8 @@
  *   the owner stores, stealers CAS it to NULL.
  * - The global queue is under sched.lock; runqsize is written under it and
  *   read racily as a hint (relaxed), re-checked under the lock.
- * - Lock order: sched.lock is taken here with no other runtime lock held
- *   except by callers that hold a layer-2 lock (chan/sema -> sched.lock).
+ * - Lock order (core/lockrank.h): sched.lock, with nothing taken under it;
+ *   callers may hold an hchan lock (gr__ready -> globrunqput).
  */
 #include "core/sched.h"
 

@@ -1,6 +1,9 @@
 /*
  * core/runtime.c: configuration (GR_MAXPROCS default, GRDEBUG), process
  * set-up (RLIMIT_NOFILE), statistics and version.
+ *
+ * Invariants: last_stats under stats_lock; lock order (core/lockrank.h):
+ * stats_lock, then sched.lock (stats_fill counts the Ms).
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
@@ -13,7 +16,7 @@
 
 struct gr__debug gr__debug;
 static struct gr_stats last_stats;
-static gr__mutex stats_lock;
+static gr__mutex stats_lock = GR__MUTEX_RANKED(GR__RANK_STATS);
 
 static void debug_defaults(void)
 {

@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/lockrank.h"
+
 #define GR_HIDDEN __attribute__((visibility("hidden")))
 #define gr__likely(x) __builtin_expect(!!(x), 1)
 #define gr__unlikely(x) __builtin_expect(!!(x), 0)
@@ -46,10 +48,22 @@ typedef struct gr__p P;
 
 /* ---------- runtime locks and notes (core/lock.c) ---------- */
 
-/* A runtime lock: 0 unlocked, 1 locked, 2 locked with waiters.
- * Zero-initialised is unlocked. Held only for short sections; never held
- * across a park (gr__park_unlock releases it atomically with the park). */
+/* A runtime lock: 0 unlocked, 1 locked, 2 locked with waiters (in the
+ * low 16 bits; the upper ones hold its rank in --enable-lockrank builds).
+ * Zero-initialised is unlocked (and unranked). Held only for short
+ * sections; never held across a park (gr__park_unlock releases it
+ * atomically with the park). Its place in the lock order: core/lockrank.h. */
 typedef struct { _Atomic uint32_t key; } gr__mutex;
+/* Give an unlocked, unused l its rank (enum gr__lockrank). */
+static inline void gr__lock_init(gr__mutex *l, int rank)
+{
+#ifdef GR__LOCKRANK
+    atomic_store_explicit(&l->key, GR__LOCKRANK_BITS(rank), memory_order_relaxed);
+#else
+    (void)l;
+    (void)rank;
+#endif
+}
 GR_HIDDEN void gr__lock(gr__mutex *l);
 GR_HIDDEN void gr__unlock(gr__mutex *l);
 GR_HIDDEN bool gr__trylock(gr__mutex *l);

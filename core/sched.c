@@ -41,8 +41,9 @@
  *   wakep after publishing it (core/proc.c). One side always sees the
  *   other.
  * - RUNNABLE->RUNNING only by the M that dequeued the G (execute).
- * - Lock order: sched.lock alone (global queue, idle P list); a P's timer
- *   lock is taken by gr__timers_run with no other lock held. No lock is
+ * - Lock order (core/lockrank.h): sched.lock alone (global queue, idle P
+ *   list); a P's timer lock is taken by gr__timers_run with no other lock
+ *   held. No lock is
  *   held across gr__swtch except the one a parking G hands to
  *   gr__park_unlock, released on g0.
  */

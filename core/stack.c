@@ -25,7 +25,8 @@
  * madvise(MADV_DONTNEED) when its G is freed: one madvise per deep
  * goroutine, none for the shallow common case.
  *
- * Invariants: chunk and free lists under stack_lock (a leaf lock); the
+ * Invariants: chunk and free lists under stack_lock (a leaf lock:
+ * "stackpool" in core/lockrank.h); the
  * counters are relaxed atomics (statistics and a budget, not a protocol).
  */
 #include "core/sched.h"
@@ -50,7 +51,7 @@ struct chunk {
     size_t size;
 };
 
-static gr__mutex stack_lock;
+static gr__mutex stack_lock = GR__MUTEX_RANKED(GR__RANK_STACK);
 static size_t pagesz;
 static int64_t guard_budget;
 static _Atomic int64_t nguarded;

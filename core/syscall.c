@@ -17,7 +17,7 @@
  *   a seq_cst store of that mark with a load of shutdown and of the
  *   runtime generation: either teardown waits for it, or it sees the
  *   runtime gone and touches nothing.
- * - Lock order: sched.lock only, alone (idle P list).
+ * - Lock order (core/lockrank.h): sched.lock only, alone (idle P list).
  */
 #include "core/sched.h"
 

@@ -23,7 +23,10 @@
  *   with the polling flag of the P (an M about to block re-reads it after
  *   announcing the poll; an adder from another thread reads polling after
  *   publishing the timer).
- * - Lock order: a P's timer lock is a leaf: f runs with no lock held.
+ * - Lock order (core/lockrank.h): a P's timer lock ("timers") may be
+ *   taken under hchan and descriptor locks (a select, a deadline arms its
+ *   timer under them); nothing is taken under it, and f runs with no lock
+ *   held.
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
@@ -36,6 +39,7 @@ static __thread struct gr__timer *tls_firing __attribute__((tls_model("initial-e
 
 void gr__timers_init(P *pp)
 {
+    gr__lock_init(&pp->timers.lock, GR__RANK_TIMERS);
     pp->timers.cap = 64;
     pp->timers.heap = gr__xcalloc((size_t)pp->timers.cap, sizeof(struct gr__timer *));
     pp->timers.len = 0;
