@@ -246,16 +246,23 @@ static void poll_ring(P *pp)
         gr__injectglist(list);
 }
 
-/* Step 3: fairness: one G from the global queue every 61st pass. */
-static G *fair_global(P *pp)
+/* A batch (at most max if max > 0) from the global queue, if it looks
+ * non-empty. */
+static G *global_take(P *pp, int32_t max)
 {
-    if (++pp->fairtick % 61 == 0 && atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
+    if (atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
         gr__lock(&gr__sched.lock);
-        G *gp = gr__globrunqget(pp, 1);
+        G *gp = gr__globrunqget(pp, max);
         gr__unlock(&gr__sched.lock);
         return gp;
     }
     return NULL;
+}
+
+/* Step 3: fairness: one G from the global queue every 61st pass. */
+static G *fair_global(P *pp)
+{
+    return ++pp->fairtick % 61 == 0 ? global_take(pp, 1) : NULL;
 }
 
 /* Step 4: after a yield (which queued the G globally) with nothing else
@@ -301,13 +308,7 @@ static G *local_work(M *mp, P *pp)
 /* Step 5: a batch from the global queue. */
 static G *global_work(P *pp)
 {
-    if (atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
-        gr__lock(&gr__sched.lock);
-        G *gp = gr__globrunqget(pp, 0);
-        gr__unlock(&gr__sched.lock);
-        return gp;
-    }
-    return NULL;
+    return global_take(pp, 0);
 }
 
 /* Step 6: steal, as a spinning M, while fewer than half the busy Ps'
