@@ -227,3 +227,8 @@ const char *gr_version(void)
 {
     return "0.1.0";
 }
+
+int64_t gr__runtime_epoch(void)
+{
+    return gr__running() ? gr__sched.start_time : 0;
+}

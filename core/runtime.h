@@ -227,6 +227,10 @@ GR_HIDDEN int gr__nprocs(void);
 
 /* Is a runtime running (between gr_main start and teardown)? */
 GR_HIDDEN bool gr__running(void);
+/* The running runtime's identity: its start time (gr__nanotime), 0 when
+ * none. Set once per gr_main before any goroutine runs; io/fd.c uses it to
+ * tell a descriptor's records of an earlier runtime from this one's. */
+GR_HIDDEN int64_t gr__runtime_epoch(void);
 
 /* Teardown hooks of the layers above core (registered from constructors,
  * so core names none of them). At gr_main's teardown, once every M has

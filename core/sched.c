@@ -241,8 +241,8 @@ static void poll_ring(P *pp)
         return;
     G *list = NULL;
     uint32_t qlen = gr__runqlen(pp);
-    int64_t mode = qlen == 0 ? 0 : qlen < GR_RUNQ_SIZE / 2 ? GR_NETPOLL_LAZY : GR_NETPOLL_SUBMIT;
-    if (gr__netpoll(pp, mode, &list) > 0)
+    unsigned room = qlen < GR_RUNQ_SIZE / 2 ? GR_RUNQ_SIZE / 2 - qlen : 0;
+    if (gr__netpoll(pp, room, 0, qlen ? GR_NETPOLL_DEFER : 0, &list) > 0)
         gr__injectglist(list);
 }
 
@@ -341,14 +341,14 @@ static bool block_in_ring(M *mp, P *pp)
         atomic_store_explicit(&pp->polling, 0, memory_order_seq_cst);
         return true;
     }
-    int64_t delay = -1;
+    int64_t delay = GR_NETPOLL_FOREVER;
     if (next_timer != 0) {
         delay = next_timer - gr__nanotime();
         if (delay < 0)
             delay = 0;
     }
     G *list = NULL;
-    int n = gr__netpoll(pp, delay, &list);
+    int n = gr__netpoll(pp, GR_RUNQ_SIZE / 2, delay, 0, &list);
     atomic_store_explicit(&pp->polling, 0, memory_order_seq_cst);
     if (n > 0)
         gr__injectglist(list);

@@ -1,6 +1,6 @@
 /*
- * core/sched.h: M, P and the global scheduler state. Private to core/ and
- * io/netpoll_uring.c (the poller's scheduler side).
+ * core/sched.h: M, P and the global scheduler state. Private to core/ (no
+ * poller backend includes it: they see core through core/netpoll.h).
  *
  * Protection of every field is written beside it:
  *   (own)    only the M that holds this P (or, for M fields, the M itself)
