@@ -7,6 +7,14 @@
 #include "core/runtime.h"
 #include <stdlib.h>
 
+void *gr__xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        gr__throw("out of memory");
+    return p;
+}
+
 void *gr__xcalloc(size_t n, size_t sz)
 {
     void *p = calloc(n, sz);

@@ -16,8 +16,8 @@
  *   sched.gfree under sched.glock), and only while GDEAD. allg grows only,
  *   under sched.glock; goroutine 1 is never cached (teardown frees it).
  * - errno is saved across a switch (a G may resume on another thread).
- * - Lock order (core/lockrank.h): sched.glock ("allg"), with nothing
- *   taken under it. No lock is held across gr__swtch except the one a parking G
+ * - Lock order: sched.glock is a leaf here (nothing else is taken while it
+ *   is held). No lock is held across gr__swtch except the one a parking G
  *   hands to gr__park_unlock, released on g0.
  */
 #include "core/sched.h"
@@ -48,17 +48,17 @@ void gr__gfput(P *pp, G *gp)
     if (pp) {
         gp->schedlink = pp->gfree;
         pp->gfree = gp;
-        if (++pp->ngfree < GR__GFREE_LOCAL_MAX)
+        if (++pp->ngfree < GR_GFREE_LOCAL_MAX)
             return;
         /* spill half to the global list */
         gr__lock(&gr__sched.glock);
-        while (pp->ngfree > GR__GFREE_LOCAL_MAX / 2) {
+        while (pp->ngfree > GR_GFREE_LOCAL_MAX / 2) {
             G *g2 = pp->gfree;
             pp->gfree = g2->schedlink;
             pp->ngfree--;
             g2->schedlink = gr__sched.gfree;
             gr__sched.gfree = g2;
-            GR__RLX_STORE(gr__sched.ngfree, gr__sched.ngfree + 1);
+            GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree + 1);
         }
         gr__unlock(&gr__sched.glock);
         return;
@@ -66,18 +66,18 @@ void gr__gfput(P *pp, G *gp)
     gr__lock(&gr__sched.glock);
     gp->schedlink = gr__sched.gfree;
     gr__sched.gfree = gp;
-    GR__RLX_STORE(gr__sched.ngfree, gr__sched.ngfree + 1);
+    GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree + 1);
     gr__unlock(&gr__sched.glock);
 }
 
 __attribute__((always_inline)) static inline G *gfget(P *pp)
 {
-    if (pp && !pp->gfree && GR__RLX_LOAD(gr__sched.ngfree) > 0) {
+    if (pp && !pp->gfree && GR_RLX_LOAD(gr__sched.ngfree) > 0) {
         gr__lock(&gr__sched.glock);
-        while (pp->ngfree < GR__GFREE_LOCAL_MAX / 2 && gr__sched.gfree) {
+        while (pp->ngfree < GR_GFREE_LOCAL_MAX / 2 && gr__sched.gfree) {
             G *g2 = gr__sched.gfree;
             gr__sched.gfree = g2->schedlink;
-            GR__RLX_STORE(gr__sched.ngfree, gr__sched.ngfree - 1);
+            GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree - 1);
             g2->schedlink = pp->gfree;
             pp->gfree = g2;
             pp->ngfree++;
@@ -94,7 +94,7 @@ __attribute__((always_inline)) static inline G *gfget(P *pp)
         gp = gr__sched.gfree;
         if (gp) {
             gr__sched.gfree = gp->schedlink;
-            GR__RLX_STORE(gr__sched.ngfree, gr__sched.ngfree - 1);
+            GR_RLX_STORE(gr__sched.ngfree, gr__sched.ngfree - 1);
         }
         gr__unlock(&gr__sched.glock);
     }
@@ -110,7 +110,7 @@ static G *malg(size_t stack_size)
         free(gp);
         return NULL;
     }
-#ifdef GR__TSAN
+#ifdef GR_TSAN
     gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
     gr__lock(&gr__sched.glock);
@@ -132,18 +132,18 @@ void gr__mcall(int op)
     G *gp = mp->curg;
     int saved = errno_get();
     mp->swop = op;
-    gr__san_start(op == GR__SW_EXIT ? NULL : &gp->asan_fake_stack, mp->g0_stack_bottom, mp->g0_stack_size);
-    gr__tsan_to(mp->tsan_g0);
+    san_start(op == GR_SW_EXIT ? NULL : &gp->asan_fake_stack, mp->g0_stack_bottom, mp->g0_stack_size);
+    tsan_to(mp->tsan_g0);
     gr__swtch(&gp->sp, mp->g0sp);
     gp = gr__getg();
-    gr__san_finish(gp->asan_fake_stack);
+    san_finish(gp->asan_fake_stack);
     errno_set(saved);
 }
 
 static _Noreturn void gstart(void)
 {
     G *gp = gr__getg();
-    gr__san_finish(NULL);
+    san_finish(NULL);
     gp->fn(gp->arg);
     gr_exit();
 }
@@ -158,7 +158,8 @@ void gr__park(bool (*unlockf)(G *gp, void *arg), void *arg, int reason)
     gp->waitunlockf = unlockf;
     gp->waitlock = arg;
     gp->waitreason = (uint8_t)reason;
-    gr__mcall(GR__SW_PARK);
+    gp->waitsince = 0;
+    gr__mcall(GR_SW_PARK);
 }
 
 static bool unlock_runtime_lock(G *gp, void *arg)
@@ -175,8 +176,8 @@ void gr__park_unlock(gr__mutex *l, int reason)
 
 void gr__ready(G *gp)
 {
-    uint32_t st = GR__GWAITING;
-    if (!atomic_compare_exchange_strong_explicit(&gp->status, &st, GR__GRUNNABLE, memory_order_acq_rel,
+    uint32_t st = GR_GWAITING;
+    if (!atomic_compare_exchange_strong_explicit(&gp->status, &st, GR_GRUNNABLE, memory_order_acq_rel,
                                                  memory_order_acquire))
         gr__throwf("bad g status in ready: goroutine %llu status %u", (unsigned long long)gp->goid, st);
     M *mp = gr__getm();
@@ -194,7 +195,7 @@ void gr__checkpreempt(void)
     if (gp && atomic_load_explicit(&gp->preempt, memory_order_relaxed)) {
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
         gp->yielded = true;
-        gr__mcall(GR__SW_PREEMPT);
+        gr__mcall(GR_SW_PREEMPT);
     }
 }
 
@@ -231,6 +232,7 @@ __attribute__((always_inline)) inline G *gr__newg(P *pp, gr_fn fn, void *arg, si
     gp->param = NULL;
     gp->waiting = NULL;
     gp->waitreason = GR_WAIT_ZERO;
+    gp->saved_errno = 0;
     if (name) {
         strncpy(gp->name, name, sizeof gp->name - 1);
         gp->name[sizeof gp->name - 1] = 0;
@@ -239,7 +241,7 @@ __attribute__((always_inline)) inline G *gr__newg(P *pp, gr_fn fn, void *arg, si
     }
     atomic_fetch_add_explicit(&gr__sched.ngoroutines, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gr__sched.ngcreated, 1, memory_order_relaxed);
-    atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
+    atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
     return gp;
 }
 
@@ -302,7 +304,7 @@ void gr_yield(void)
     }
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     gp->yielded = true;
-    gr__mcall(GR__SW_YIELD);
+    gr__mcall(GR_SW_YIELD);
 }
 
 _Noreturn void gr_exit(void)
@@ -310,7 +312,7 @@ _Noreturn void gr_exit(void)
     G *gp = gr__getg();
     if (!gp)
         gr__throw("gr_exit called outside a goroutine");
-    gr__mcall(GR__SW_EXIT);
+    gr__mcall(GR_SW_EXIT);
     __builtin_unreachable();
 }
 
@@ -330,8 +332,8 @@ size_t gr_num_goroutine(void)
 
 void gr__ready_list_add(G *gp, G **list)
 {
-    uint32_t st = GR__GWAITING;
-    if (!atomic_compare_exchange_strong_explicit(&gp->status, &st, GR__GRUNNABLE, memory_order_acq_rel,
+    uint32_t st = GR_GWAITING;
+    if (!atomic_compare_exchange_strong_explicit(&gp->status, &st, GR_GRUNNABLE, memory_order_acq_rel,
                                                  memory_order_acquire))
         gr__throwf("bad g status in netpoll ready: goroutine %llu status %u",
                    (unsigned long long)gp->goid, st);

@@ -16,9 +16,8 @@
  *   sched.lock, counted in nmstopped) or is marked in a system call;
  *   teardown waits for that, and frees only what no thread still uses (a
  *   G in a system call and its M's thread are leaked).
- * - Lock order (core/lockrank.h): sched.lock, with nothing taken under
- *   it; sched.glock is not taken (teardown walks allg once every M has
- *   stopped).
+ * - Lock order: sched.lock alone, and sched.glock is not taken (teardown
+ *   walks allg once every M has stopped).
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
@@ -68,8 +67,6 @@ static int runtime_init(void)
 {
     atomic_fetch_add_explicit(&gr__runtime_gen, 1, memory_order_seq_cst);
     memset(&gr__sched, 0, sizeof gr__sched);
-    gr__lock_init(&gr__sched.lock, GR__RANK_SCHED);
-    gr__lock_init(&gr__sched.glock, GR__RANK_GLOCK);
     gr__debug_parse();
     gr__stack_init();
     gr__sched.start_time = gr__nanotime();
@@ -79,7 +76,7 @@ static int runtime_init(void)
     for (int i = 0; i < n; i++) {
         P *pp = gr__xcalloc(1, sizeof *pp);
         pp->id = i;
-        atomic_store(&pp->status, GR__PIDLE);
+        atomic_store(&pp->status, GR_PIDLE);
         gr__timers_init(pp);
         gr__sched.allp[i] = pp;
     }
@@ -112,7 +109,7 @@ static void run_teardown_hooks(void)
 {
     for (G *gp = gr__sched.allg; gp; gp = gp->alllink) {
         uint32_t st = atomic_load(&gp->status);
-        if (st != GR__GWAITING && st != GR__GRUNNABLE)
+        if (st != GR_GWAITING && st != GR_GRUNNABLE)
             continue;
         for (int i = 0; i < nhooks; i++)
             if (hooks[i]->abandon)
@@ -139,13 +136,13 @@ static void runtime_free(void)
     bool kept = false;
     while (gp) {
         G *next = gp->alllink;
-        if (atomic_load(&gp->status) == GR__GSYSCALL) {
+        if (atomic_load(&gp->status) == GR_GSYSCALL) {
             kept = true;   /* its thread still runs on this stack */
             gp = next;
             continue;
         }
         gr__stack_free(gp);
-#ifdef GR__TSAN
+#ifdef GR_TSAN
         if (gp->tsan_fiber)
             __tsan_destroy_fiber(gp->tsan_fiber);
 #endif
@@ -192,7 +189,7 @@ int gr_main(gr_fn fn, void *arg)
         gr__pidleput(gr__sched.allp[i]);
     gr__unlock(&gr__sched.lock);
     P *p0 = gr__sched.allp[0];
-    atomic_store(&p0->status, GR__PRUNNING);
+    atomic_store(&p0->status, GR_PRUNNING);
     G *g1 = gr__newg(NULL, fn, arg, (size_t)gr__sched.default_stack, NULL);
     if (!g1)
         gr__throw("out of memory allocating goroutine 1");

@@ -23,9 +23,8 @@
  *   gives such a P an M rather than the idle list.
  * - Teardown: shutdown is set under sched.lock, after which startm starts
  *   nothing.
- * - Lock order (core/lockrank.h): sched.lock is held only around list
- *   operations; nothing is taken under it. Callers may hold an hchan or
- *   semaphore lock (gr__ready -> wakep -> startm).
+ * - Lock order: sched.lock is held only around list operations; no other
+ *   runtime lock is taken while it is held.
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
@@ -51,8 +50,8 @@ void gr__pidleput(P *pp)
 {
     /* seq_cst: pairs with wake_timer_p (core/timer.c), which publishes a
      * timer and then reads the status. */
-    atomic_store_explicit(&pp->status, GR__PIDLE, memory_order_seq_cst);
-    GR__RLX_STORE(pp->m, NULL);
+    atomic_store_explicit(&pp->status, GR_PIDLE, memory_order_seq_cst);
+    GR_RLX_STORE(pp->m, NULL);
     pp->link = gr__sched.pidle;
     gr__sched.pidle = pp;
     atomic_fetch_add_explicit(&gr__sched.npidle, 1, memory_order_seq_cst);
@@ -111,9 +110,9 @@ M *gr__allocm(void)
 {
     M *mp = gr__xcalloc(1, sizeof *mp);
     gr__lock(&gr__sched.lock);
-    if (gr__sched.mcount >= GR__MAX_MS) {
+    if (gr__sched.mcount >= GR_MAX_MS) {
         gr__unlock(&gr__sched.lock);
-        gr__throwf("thread exhaustion: more than %d threads", GR__MAX_MS);
+        gr__throwf("thread exhaustion: more than %d threads", GR_MAX_MS);
     }
     mp->id = gr__sched.mnext++;
     gr__sched.mcount++;
@@ -289,7 +288,7 @@ _Noreturn void gr__m_shutdown_park(M *mp)
     gr__drop_spinning(mp);
     if (mp->p) {
         P *pp = gr__releasep(mp);
-        atomic_store_explicit(&pp->status, GR__PIDLE, memory_order_release);
+        atomic_store_explicit(&pp->status, GR_PIDLE, memory_order_release);
     }
     uint32_t gen = atomic_load_explicit(&gr__sched.exitgen, memory_order_acquire);
     gr__lock(&gr__sched.lock);
@@ -319,7 +318,7 @@ static void *mstart(void *arg)
         pthread_attr_destroy(&attr);
     }
     gr__m_altstack(mp);
-#ifdef GR__TSAN
+#ifdef GR_TSAN
     mp->tsan_g0 = __tsan_get_current_fiber();
 #endif
     /* Timer slack 1 us (default 50 us): sleeps in the ring end on time. */

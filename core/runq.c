@@ -14,8 +14,8 @@
  *   the owner stores, stealers CAS it to NULL.
  * - The global queue is under sched.lock; runqsize is written under it and
  *   read racily as a hint (relaxed), re-checked under the lock.
- * - Lock order (core/lockrank.h): sched.lock, with nothing taken under it;
- *   callers may hold an hchan lock (gr__ready -> globrunqput).
+ * - Lock order: sched.lock is taken here with no other runtime lock held
+ *   except by callers that hold a layer-2 lock (chan/sema -> sched.lock).
  */
 #include "core/sched.h"
 
@@ -97,7 +97,7 @@ static uint32_t runqgrab(P *victim, G **batch, bool stealnext)
         if (n == 0) {
             if (stealnext) {
                 G *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
-                if (next && atomic_load_explicit(&victim->status, memory_order_relaxed) == GR__PRUNNING) {
+                if (next && atomic_load_explicit(&victim->status, memory_order_relaxed) == GR_PRUNNING) {
                     /* Go's runqgrab: a running P is about to run its
                      * runnext (typically the partner of a hand-off that is
                      * just parking). Give it ~3 us before stealing, or the

@@ -3,8 +3,8 @@
  * pass and every yield takes them (core/runq.c has the rest and the
  * invariants).
  */
-#ifndef GR__CORE_RUNQ_H
-#define GR__CORE_RUNQ_H
+#ifndef GR_CORE_RUNQ_H
+#define GR_CORE_RUNQ_H
 
 /* Is pp's local queue (runnext included) empty? Any thread. */
 static inline bool gr__runqempty(P *pp)

@@ -41,9 +41,8 @@
  *   wakep after publishing it (core/proc.c). One side always sees the
  *   other.
  * - RUNNABLE->RUNNING only by the M that dequeued the G (execute).
- * - Lock order (core/lockrank.h): sched.lock alone (global queue, idle P
- *   list); a P's timer lock is taken by gr__timers_run with no other lock
- *   held. No lock is
+ * - Lock order: sched.lock alone (global queue, idle P list); a P's timer
+ *   lock is taken by gr__timers_run with no other lock held. No lock is
  *   held across gr__swtch except the one a parking G hands to
  *   gr__park_unlock, released on g0.
  */
@@ -61,46 +60,46 @@ static G *after_switch(M *mp, G *gp)
         gp->sp_min = sp;
     gr__stack_check(gp);
     int op = mp->swop;
-    mp->swop = GR__SW_NONE;
-    GR__RLX_STORE(mp->curg, NULL);
+    mp->swop = GR_SW_NONE;
+    GR_RLX_STORE(mp->curg, NULL);
     switch (op) {
-    case GR__SW_PARK: {
+    case GR_SW_PARK: {
         gp->m = NULL;
-        atomic_store_explicit(&gp->status, GR__GWAITING, memory_order_release);
+        atomic_store_explicit(&gp->status, GR_GWAITING, memory_order_release);
         bool (*f)(G *, void *) = gp->waitunlockf;
         void *arg = gp->waitlock;
         gp->waitunlockf = NULL;
         gp->waitlock = NULL;
         if (f && !f(gp, arg)) {
             /* The wait is already over: run it again at once. */
-            atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
+            atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
             gp->waitreason = GR_WAIT_ZERO;
             return gp;
         }
         /* gp may already be running elsewhere: do not touch it. */
         return NULL;
     }
-    case GR__SW_YIELD:
+    case GR_SW_YIELD:
         /* To the global queue, as Go's Gosched. (The local tail is ~15 ns
          * cheaper, but then Gs yielding among themselves never let their
          * P steal the Gs stranded behind a P blocked in a system call.)
          * The next pass looks at other Ps' queues first. */
         gp->m = NULL;
-        atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
+        atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
         gr__globrunqput(gp);
         mp->after_yield = true;
         return NULL;
-    case GR__SW_PREEMPT:
+    case GR_SW_PREEMPT:
         /* A G that used its time slice goes to the global queue, as Go's
          * gopreempt_m: Gs readied without a P wait there. */
         gp->m = NULL;
-        atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
+        atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
         gr__globrunqput(gp);
         return NULL;
-    case GR__SW_EXIT: {
+    case GR_SW_EXIT: {
         gp->m = NULL;
         bool is_main = gp->goid == 1;
-        atomic_store_explicit(&gp->status, GR__GDEAD, memory_order_release);
+        atomic_store_explicit(&gp->status, GR_GDEAD, memory_order_release);
         gp->fn = NULL;
         gp->arg = NULL;
         gp->param = NULL;
@@ -114,9 +113,28 @@ static G *after_switch(M *mp, G *gp)
         gr__gfput(mp->p, gp);
         return NULL;
     }
-    case GR__SW_SYSEXIT:
-        return gr__exitsyscall0(mp, gp);
-    case GR__SW_SHUTDOWN:
+    case GR_SW_SYSEXIT: {
+        gp->m = NULL;
+        gr__lock(&gr__sched.lock);
+        P *pp = gr__pidleget();
+        if (!pp) {
+            gr__globrunqput_locked(gp);
+            atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
+        }
+        gr__unlock(&gr__sched.lock);
+        atomic_fetch_sub_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
+        if (pp) {
+            gr__acquirep(mp, pp);
+            atomic_store_explicit(&gp->status, GR_GRUNNABLE, memory_order_release);
+            return gp;
+        }
+        /* No idle P: every P runs or polls its ring. Break a polling one
+         * so the G just queued globally is seen. */
+        gr__wakep();
+        gr__stopm(mp);
+        return NULL;
+    }
+    case GR_SW_SHUTDOWN:
         gp->m = NULL;
         return NULL;
     default:
@@ -132,17 +150,17 @@ static G *execute(M *mp, G *gp)
     if (mp->inherit) {
         mp->inherit = false;
     } else {
-        GR__RLX_STORE(pp->schedtick, pp->schedtick + 1);
+        GR_RLX_STORE(pp->schedtick, pp->schedtick + 1);
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     }
-    GR__RLX_STORE(mp->curg, gp);
+    GR_RLX_STORE(mp->curg, gp);
     gp->m = mp;
     gp->waitreason = GR_WAIT_ZERO;
-    atomic_store_explicit(&gp->status, GR__GRUNNING, memory_order_release);
-    gr__san_start(&mp->asan_fake, (const void *)gp->stack_lo, gp->stack_hi - gp->stack_lo);
-    gr__tsan_to(gp->tsan_fiber);
+    atomic_store_explicit(&gp->status, GR_GRUNNING, memory_order_release);
+    san_start(&mp->asan_fake, (const void *)gp->stack_lo, gp->stack_hi - gp->stack_lo);
+    tsan_to(gp->tsan_fiber);
     gr__swtch(&mp->g0sp, gp->sp);
-    gr__san_finish(mp->asan_fake);
+    san_finish(mp->asan_fake);
     return after_switch(mp, gp);
 }
 
@@ -241,28 +259,21 @@ static void poll_ring(P *pp)
         return;
     G *list = NULL;
     uint32_t qlen = gr__runqlen(pp);
-    unsigned room = qlen < GR_RUNQ_SIZE / 2 ? GR_RUNQ_SIZE / 2 - qlen : 0;
-    if (gr__netpoll(pp, room, 0, qlen ? GR_NETPOLL_DEFER : 0, &list) > 0)
+    int64_t mode = qlen == 0 ? 0 : qlen < GR_RUNQ_SIZE / 2 ? GR_NETPOLL_LAZY : GR_NETPOLL_SUBMIT;
+    if (gr__netpoll(pp, mode, &list) > 0)
         gr__injectglist(list);
-}
-
-/* A batch (at most max if max > 0) from the global queue, if it looks
- * non-empty. */
-static G *global_take(P *pp, int32_t max)
-{
-    if (atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
-        gr__lock(&gr__sched.lock);
-        G *gp = gr__globrunqget(pp, max);
-        gr__unlock(&gr__sched.lock);
-        return gp;
-    }
-    return NULL;
 }
 
 /* Step 3: fairness: one G from the global queue every 61st pass. */
 static G *fair_global(P *pp)
 {
-    return ++pp->fairtick % 61 == 0 ? global_take(pp, 1) : NULL;
+    if (++pp->fairtick % 61 == 0 && atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
+        gr__lock(&gr__sched.lock);
+        G *gp = gr__globrunqget(pp, 1);
+        gr__unlock(&gr__sched.lock);
+        return gp;
+    }
+    return NULL;
 }
 
 /* Step 4: after a yield (which queued the G globally) with nothing else
@@ -308,7 +319,13 @@ static G *local_work(M *mp, P *pp)
 /* Step 5: a batch from the global queue. */
 static G *global_work(P *pp)
 {
-    return global_take(pp, 0);
+    if (atomic_load_explicit(&gr__sched.runqsize, memory_order_relaxed) > 0) {
+        gr__lock(&gr__sched.lock);
+        G *gp = gr__globrunqget(pp, 0);
+        gr__unlock(&gr__sched.lock);
+        return gp;
+    }
+    return NULL;
 }
 
 /* Step 6: steal, as a spinning M, while fewer than half the busy Ps'
@@ -341,14 +358,14 @@ static bool block_in_ring(M *mp, P *pp)
         atomic_store_explicit(&pp->polling, 0, memory_order_seq_cst);
         return true;
     }
-    int64_t delay = GR_NETPOLL_FOREVER;
+    int64_t delay = -1;
     if (next_timer != 0) {
         delay = next_timer - gr__nanotime();
         if (delay < 0)
             delay = 0;
     }
     G *list = NULL;
-    int n = gr__netpoll(pp, GR_RUNQ_SIZE / 2, delay, 0, &list);
+    int n = gr__netpoll(pp, delay, &list);
     atomic_store_explicit(&pp->polling, 0, memory_order_seq_cst);
     if (n > 0)
         gr__injectglist(list);
@@ -474,7 +491,7 @@ static void checkdead(void)
     gr__lock(&gr__sched.glock);
     for (G *gp = gr__sched.allg; gp; gp = gp->alllink) {
         uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
-        if (st == GR__GRUNNABLE || st == GR__GRUNNING || st == GR__GSYSCALL) {
+        if (st == GR_GRUNNABLE || st == GR_GRUNNING || st == GR_GSYSCALL) {
             gr__unlock(&gr__sched.glock);
             return;
         }

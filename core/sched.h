@@ -1,6 +1,6 @@
 /*
- * core/sched.h: M, P and the global scheduler state. Private to core/ (no
- * poller backend includes it: they see core through core/netpoll.h).
+ * core/sched.h: M, P and the global scheduler state. Private to core/ and
+ * io/netpoll_uring.c (the poller's scheduler side).
  *
  * Protection of every field is written beside it:
  *   (own)    only the M that holds this P (or, for M fields, the M itself)
@@ -10,36 +10,37 @@
  * The protocol is described at the top of each file: core/sched.c (the
  * loop), core/runq.c, core/proc.c, core/g.c, core/syscall.c, core/main.c.
  */
-#ifndef GR__CORE_SCHED_H
-#define GR__CORE_SCHED_H
+#ifndef GR_CORE_SCHED_H
+#define GR_CORE_SCHED_H
 
 #include "core/runtime.h"
 #include <pthread.h>
 #include <signal.h>
 
 #define GR_RUNQ_SIZE 256            /* power of two; Go's size */
-#define GR__MAX_MS 10000             /* Go's default max threads */
-#define GR__MAX_PROCS 256
-#define GR__GFREE_LOCAL_MAX 64       /* dead Gs cached per P before spilling */
+#define GR_MAX_MS 10000             /* Go's default max threads */
+#define GR_MAX_PROCS 256
+#define GR_GFREE_LOCAL_MAX 64       /* dead Gs cached per P before spilling */
 
 enum gr__pstatus {
-    GR__PIDLE = 0,     /* on the idle list, or being handed over */
-    GR__PRUNNING,      /* owned by an M running Gs or the scheduler */
-    GR__PSYSCALL,      /* its M is in a bracketed system call; retakeable */
+    GR_PIDLE = 0,     /* on the idle list, or being handed over */
+    GR_PRUNNING,      /* owned by an M running Gs or the scheduler */
+    GR_PSYSCALL,      /* its M is in a bracketed system call; retakeable */
+    GR_PDEAD,
 };
 
 /* The ops a goroutine asks of its M's scheduler stack when it switches out. */
 enum gr__swop {
-    GR__SW_NONE = 0,
-    GR__SW_PARK,       /* park: call waitunlockf, maybe resume */
-    GR__SW_YIELD,      /* Gosched: to the global queue */
-    GR__SW_PREEMPT,    /* yield because sysmon asked */
-    GR__SW_EXIT,       /* the G ended */
-    GR__SW_SYSEXIT,    /* exitsyscall found no P: queue the G, stop the M */
-    GR__SW_SHUTDOWN,   /* runtime is stopping: abandon the G */
+    GR_SW_NONE = 0,
+    GR_SW_PARK,       /* park: call waitunlockf, maybe resume */
+    GR_SW_YIELD,      /* Gosched: to the global queue */
+    GR_SW_PREEMPT,    /* yield because sysmon asked */
+    GR_SW_EXIT,       /* the G ended */
+    GR_SW_SYSEXIT,    /* exitsyscall found no P: queue the G, stop the M */
+    GR_SW_SHUTDOWN,   /* runtime is stopping: abandon the G */
 };
 
-struct gr__m {
+struct gr_m {
     int64_t id;
     void *g0sp;                     /* (own) scheduler stack pointer while a G runs */
     G *curg;                        /* (own) G running on this M, or NULL */
@@ -52,10 +53,14 @@ struct gr__m {
     bool inherit;                   /* (own) next G came from runnext: same time slice */
     bool stopped;                   /* (sched) parked for shutdown */
     _Atomic bool insyscall;         /* (atomic) its G is in a bracketed syscall */
+    bool is_sysmon;
     gr__note park;                  /* stopm sleeps here */
     M *schedlink;                   /* (sched) idle M list */
     M *alllink;                     /* (sched) all Ms */
     pthread_t thread;
+    uint64_t rand[2];               /* (own) fastrand state */
+    int64_t syscallwhen;            /* (own) for handoff latency experiments */
+    uint32_t syscalltick;           /* (own) copy of p->syscalltick at entersyscall */
     uint64_t syscall_gen;           /* (own) runtime generation at entersyscall */
     void *altstack;                 /* sigaltstack for stack overflow reports */
     void *asan_fake;                /* ASan fake stack of g0 */
@@ -71,7 +76,7 @@ struct gr__timers {
     _Atomic int64_t timer0when;     /* (atomic) when of heap[0], 0 if empty; relaxed hint */
 };
 
-struct gr__p {
+struct gr_p {
     int32_t id;
     _Atomic uint32_t status;        /* (atomic) enum gr__pstatus; CAS by owner/sysmon */
     M *m;                           /* (own) back link */
@@ -91,6 +96,7 @@ struct gr__p {
     /* Dead Gs with default-size stacks, for reuse (own). */
     G *gfree;
     int32_t ngfree;
+    int32_t ndeep;                  /* cached Gs whose stacks were used deeply */
     struct gr__timers timers;
     struct gr__poller *poller;      /* io: this P's ring */
     /* 0: not polling; 1: its M is blocked in gr__netpoll; 2: a waker
@@ -135,7 +141,9 @@ struct gr__sched {
     _Atomic uint32_t exitgen;       /* futex word Ms wait on at shutdown */
     _Atomic int32_t nmstopped;
     gr__note main_done;             /* goroutine 1 ended */
+    M *sysmon;
     gr__note sysmon_note;
+    _Atomic bool sysmon_wait;
     int64_t start_time;
     int64_t default_stack;          /* bytes */
     /* counters (relaxed) */
@@ -149,24 +157,24 @@ extern GR_HIDDEN struct gr__sched gr__sched;
 /* Plain fields that other threads read as hints (sysmon reads a P's
  * schedtick, m and its M's curg; gfget peeks at the global free count):
  * relaxed atomic accesses, so the races are deliberate and TSan-clean. */
-#define GR__RLX_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define GR__RLX_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define GR_RLX_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define GR_RLX_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 /* ThreadSanitizer and AddressSanitizer builds: each G is a fiber; each
  * M's scheduler stack is the thread's own. */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define GR__ASAN 1
+#define GR_ASAN 1
 #endif
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
-#define GR__TSAN 1
+#define GR_TSAN 1
 #endif
 
 /* TSan: switch annotations go right before gr__swtch. */
-static inline void gr__tsan_to(void *fiber)
+static inline void tsan_to(void *fiber)
 {
-#ifdef GR__TSAN
+#ifdef GR_TSAN
     __tsan_switch_to_fiber(fiber, 0);
 #else
     (void)fiber;
@@ -175,18 +183,18 @@ static inline void gr__tsan_to(void *fiber)
 
 /* ASan: announce a switch to the stack [bottom, bottom+size); finish it
  * on the other side. */
-static inline void gr__san_start(void **fake, const void *bottom, size_t size)
+static inline void san_start(void **fake, const void *bottom, size_t size)
 {
-#ifdef GR__ASAN
+#ifdef GR_ASAN
     __sanitizer_start_switch_fiber(fake, bottom, size);
 #else
     (void)fake; (void)bottom; (void)size;
 #endif
 }
 
-static inline void gr__san_finish(void *fake)
+static inline void san_finish(void *fake)
 {
-#ifdef GR__ASAN
+#ifdef GR_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
     (void)fake;
@@ -225,15 +233,15 @@ __attribute__((noinline, noipa)) static inline M *gr__getm(void)
 static inline void gr__acquirep(M *mp, P *pp)
 {
     mp->p = pp;
-    GR__RLX_STORE(pp->m, mp);
-    atomic_store_explicit(&pp->status, GR__PRUNNING, memory_order_release);
+    GR_RLX_STORE(pp->m, mp);
+    atomic_store_explicit(&pp->status, GR_PRUNNING, memory_order_release);
 }
 
 static inline P *gr__releasep(M *mp)
 {
     P *pp = mp->p;
     mp->p = NULL;
-    GR__RLX_STORE(pp->m, NULL);
+    GR_RLX_STORE(pp->m, NULL);
     return pp;
 }
 
@@ -258,6 +266,8 @@ GR_HIDDEN _Noreturn void gr__m_shutdown_park(M *mp);
 GR_HIDDEN void gr__wakep(void);
 GR_HIDDEN void gr__handoffp(P *pp);
 GR_HIDDEN bool gr__break_polling(P *pp); /* break pp's M out of its ring wait */
+GR_HIDDEN int gr__pid(void);
+GR_HIDDEN int gr__nprocs(void);
 
 /* core/sched.c */
 GR_HIDDEN _Noreturn void gr__schedule(M *mp);
@@ -271,10 +281,6 @@ GR_HIDDEN void gr__gfput(P *pp, G *gp);
 GR_HIDDEN void gr__mcall(int op);
 /* WAITING -> RUNNABLE and push on *list (netpoll completions). */
 GR_HIDDEN void gr__ready_list_add(G *gp, G **list);
-
-/* core/syscall.c */
-/* On g0: a G back from a syscall with no P; returns it if it got one. */
-GR_HIDDEN G *gr__exitsyscall0(M *mp, G *gp);
 
 /* core/main.c */
 extern GR_HIDDEN _Atomic uint64_t gr__runtime_gen;

@@ -17,7 +17,7 @@
  *   a seq_cst store of that mark with a load of shutdown and of the
  *   runtime generation: either teardown waits for it, or it sees the
  *   runtime gone and touches nothing.
- * - Lock order (core/lockrank.h): sched.lock only, alone (idle P list).
+ * - Lock order: sched.lock only, alone (idle P list).
  */
 #include "core/sched.h"
 
@@ -26,15 +26,15 @@ static void entersyscall(G *gp, M *mp)
     P *pp = mp->p;
     atomic_fetch_add_explicit(&gr__sched.nsyscalls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
-    atomic_store_explicit(&gp->status, GR__GSYSCALL, memory_order_release);
+    atomic_store_explicit(&gp->status, GR_GSYSCALL, memory_order_release);
     atomic_fetch_add_explicit(&pp->syscalltick, 1, memory_order_relaxed);
     atomic_store_explicit(&pp->syscallwhen, gr__nanotime(), memory_order_relaxed);
     mp->syscall_gen = atomic_load_explicit(&gr__runtime_gen, memory_order_relaxed);
     mp->oldp = pp;
     mp->p = NULL;
-    GR__RLX_STORE(pp->m, NULL);
+    GR_RLX_STORE(pp->m, NULL);
     /* release: sysmon (CAS SYSCALL->IDLE) then sees our P's state. */
-    atomic_store_explicit(&pp->status, GR__PSYSCALL, memory_order_release);
+    atomic_store_explicit(&pp->status, GR_PSYSCALL, memory_order_release);
 }
 
 /* Last step before the call: from here teardown may stop waiting for
@@ -64,8 +64,8 @@ void gr_syscall_enter_blocking(void)
         return;
     P *pp = mp->p;
     entersyscall(gp, mp);
-    uint32_t st = GR__PSYSCALL;
-    if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR__PIDLE, memory_order_acq_rel,
+    uint32_t st = GR_PSYSCALL;
+    if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PIDLE, memory_order_acq_rel,
                                                 memory_order_relaxed))
         gr__handoffp(pp);
     mark_insyscall(mp);
@@ -75,7 +75,7 @@ void gr_syscall_exit(void)
 {
     M *mp = gr__getm();
     G *gp = mp ? mp->curg : NULL;
-    if (!gp || atomic_load_explicit(&gp->status, memory_order_relaxed) != GR__GSYSCALL)
+    if (!gp || atomic_load_explicit(&gp->status, memory_order_relaxed) != GR_GSYSCALL)
         return;
     P *pp = mp->oldp;
     mp->oldp = NULL;
@@ -93,12 +93,12 @@ void gr_syscall_exit(void)
             gr__futex_wait(&forever, 0, -1);
     }
     /* Fast path: our P is still ours. */
-    uint32_t st = GR__PSYSCALL;
-    if (pp && atomic_compare_exchange_strong_explicit(&pp->status, &st, GR__PRUNNING,
+    uint32_t st = GR_PSYSCALL;
+    if (pp && atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PRUNNING,
                                                       memory_order_acq_rel, memory_order_relaxed)) {
         gr__acquirep(mp, pp);
         atomic_fetch_sub_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
-        atomic_store_explicit(&gp->status, GR__GRUNNING, memory_order_release);
+        atomic_store_explicit(&gp->status, GR_GRUNNING, memory_order_release);
         if (atomic_load_explicit(&gp->preempt, memory_order_relaxed))
             gr__checkpreempt();
         return;
@@ -111,36 +111,10 @@ void gr_syscall_exit(void)
         if (p2) {
             gr__acquirep(mp, p2);
             atomic_fetch_sub_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
-            atomic_store_explicit(&gp->status, GR__GRUNNING, memory_order_release);
+            atomic_store_explicit(&gp->status, GR_GRUNNING, memory_order_release);
             return;
         }
     }
     /* Queue the G and park this M (on g0). */
-    gr__mcall(GR__SW_SYSEXIT);
-}
-
-/* On g0, for a G back from a system call that found no P (Go's
- * exitsyscall0): an idle P if one freed up meanwhile (the G runs at once),
- * else the G goes to the global queue and this M stops. */
-G *gr__exitsyscall0(M *mp, G *gp)
-{
-    gp->m = NULL;
-    gr__lock(&gr__sched.lock);
-    P *pp = gr__pidleget();
-    if (!pp) {
-        gr__globrunqput_locked(gp);
-        atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
-    }
-    gr__unlock(&gr__sched.lock);
-    atomic_fetch_sub_explicit(&gr__sched.nsyscall, 1, memory_order_relaxed);
-    if (pp) {
-        gr__acquirep(mp, pp);
-        atomic_store_explicit(&gp->status, GR__GRUNNABLE, memory_order_release);
-        return gp;
-    }
-    /* No idle P: every P runs or polls its ring. Break a polling one
-     * so the G just queued globally is seen. */
-    gr__wakep();
-    gr__stopm(mp);
-    return NULL;
+    gr__mcall(GR_SW_SYSEXIT);
 }

@@ -23,10 +23,7 @@
  *   with the polling flag of the P (an M about to block re-reads it after
  *   announcing the poll; an adder from another thread reads polling after
  *   publishing the timer).
- * - Lock order (core/lockrank.h): a P's timer lock ("timers") may be
- *   taken under hchan and descriptor locks (a select, a deadline arms its
- *   timer under them); nothing is taken under it, and f runs with no lock
- *   held.
+ * - Lock order: a P's timer lock is a leaf: f runs with no lock held.
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
@@ -39,7 +36,6 @@ static __thread struct gr__timer *tls_firing __attribute__((tls_model("initial-e
 
 void gr__timers_init(P *pp)
 {
-    gr__lock_init(&pp->timers.lock, GR__RANK_TIMERS);
     pp->timers.cap = 64;
     pp->timers.heap = gr__xcalloc((size_t)pp->timers.cap, sizeof(struct gr__timer *));
     pp->timers.len = 0;
@@ -185,16 +181,16 @@ static void wake_timer_p(P *pp)
     if (gr__break_polling(pp))
         return;
     uint32_t st = atomic_load_explicit(&pp->status, memory_order_seq_cst);
-    if (st == GR__PSYSCALL) {
+    if (st == GR_PSYSCALL) {
         /* Its M is blocked in a call: retake it now, as sysmon would. */
-        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR__PIDLE, memory_order_acq_rel,
+        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PIDLE, memory_order_acq_rel,
                                                     memory_order_relaxed)) {
             atomic_fetch_add_explicit(&gr__sched.nretakes, 1, memory_order_relaxed);
             gr__handoffp(pp);
         }
         return;
     }
-    if (st != GR__PIDLE)
+    if (st != GR_PIDLE)
         return;
     if (gr__pidle_take(pp))
         gr__handoffp(pp);
