@@ -1,5 +1,6 @@
 /*
- * core/lock.c: thread-level blocking: runtime locks and notes on futex(2).
+ * core/lock.c: thread-level blocking: runtime locks and notes on futex(2),
+ * the clock, per-M random numbers, allocation that cannot fail.
  *
  * Invariants:
  * - gr__mutex.key: 0 unlocked, 1 locked, 2 locked and maybe waiters
@@ -15,6 +16,8 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,4 +113,50 @@ bool gr__note_sleep(gr__note *n, int64_t ns)
         gr__futex_wait(&n->key, 0, left);
     }
     return true;
+}
+
+int64_t gr__nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gr_nanotime(void)
+{
+    return gr__nanotime();
+}
+
+/* wyrand, per thread: cheap and good enough for scheduling decisions. */
+static __thread uint64_t gr__randstate __attribute__((tls_model("initial-exec")));
+
+uint32_t gr__fastrand(void)
+{
+    if (gr__unlikely(gr__randstate == 0))
+        gr__randstate = (uint64_t)gr__nanotime() ^ ((uint64_t)(uintptr_t)&gr__randstate << 17) ^ 0x9e3779b97f4a7c15ULL;
+    gr__randstate += 0xa0761d6478bd642fULL;
+    __uint128_t t = (__uint128_t)gr__randstate * (gr__randstate ^ 0xe7037ed1a0b428dbULL);
+    return (uint32_t)((uint64_t)(t >> 64) ^ (uint64_t)t);
+}
+
+uint32_t gr__fastrandn(uint32_t n)
+{
+    /* Lemire's multiply-shift: bias below 2^-32, fine for scheduling. */
+    return (uint32_t)(((uint64_t)gr__fastrand() * n) >> 32);
+}
+
+void *gr__xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        gr__throw("out of memory");
+    return p;
+}
+
+void *gr__xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n, sz);
+    if (!p)
+        gr__throw("out of memory");
+    return p;
 }

@@ -16,7 +16,7 @@
  *   gr__timer_*    runtime timers on per-P heaps.
  *   gr__throw()    fatal error with a goroutine dump.
  *
- * Ownership and locking rules live at the top of each core/ file.
+ * Ownership and locking rules live at the top of core/sched.c.
  */
 #ifndef GR_CORE_RUNTIME_H
 #define GR_CORE_RUNTIME_H

@@ -7,8 +7,7 @@
  *   (sched)  under sched.lock
  *   (atomic) C11 atomics, order as written at the use
  *   (tlock)  under the P's timer lock
- * The protocol is described at the top of each file: core/sched.c (the
- * loop), core/runq.c, core/proc.c, core/g.c, core/syscall.c, core/main.c.
+ * The protocol itself is described at the top of core/sched.c.
  */
 #ifndef GR_CORE_SCHED_H
 #define GR_CORE_SCHED_H
@@ -160,130 +159,21 @@ extern GR_HIDDEN struct gr__sched gr__sched;
 #define GR_RLX_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define GR_RLX_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
-/* ThreadSanitizer and AddressSanitizer builds: each G is a fiber; each
- * M's scheduler stack is the thread's own. */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define GR_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#define GR_TSAN 1
-#endif
-
-/* TSan: switch annotations go right before gr__swtch. */
-static inline void tsan_to(void *fiber)
-{
-#ifdef GR_TSAN
-    __tsan_switch_to_fiber(fiber, 0);
-#else
-    (void)fiber;
-#endif
-}
-
-/* ASan: announce a switch to the stack [bottom, bottom+size); finish it
- * on the other side. */
-static inline void san_start(void **fake, const void *bottom, size_t size)
-{
-#ifdef GR_ASAN
-    __sanitizer_start_switch_fiber(fake, bottom, size);
-#else
-    (void)fake; (void)bottom; (void)size;
-#endif
-}
-
-static inline void san_finish(void *fake)
-{
-#ifdef GR_ASAN
-    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#else
-    (void)fake;
-#endif
-}
-
-/* core/proc.c: the M of this thread (NULL on a thread that is not an M). */
-extern __thread M *gr__tls_m __attribute__((visibility("hidden"), tls_model("initial-exec")));
-
-/* The M of this thread. The read must never be cached across a switch (a
- * goroutine may resume on another thread): on x86-64 it is one volatile
- * %fs-relative load; elsewhere a call the optimizer cannot see through. */
-#if defined(__x86_64__)
-static inline M *gr__getm(void)
-{
-    M *mp;
-    __asm__ volatile("movq gr__tls_m@gottpoff(%%rip), %0\n\t"
-                     "movq %%fs:(%0), %0"
-                     : "=r"(mp)
-                     :
-                     : "memory");
-    return mp;
-}
-#else
-__attribute__((noinline, noipa)) static inline M *gr__getm(void)
-{
-    M *mp;
-    __asm__ volatile("" ::: "memory");
-    mp = gr__tls_m;
-    return mp;
-}
-#endif
-
-/* core/proc.c: attach pp to mp (pp RUNNING) / detach mp's P. Inline: on
- * exitsyscall's fast path. */
-static inline void gr__acquirep(M *mp, P *pp)
-{
-    mp->p = pp;
-    GR_RLX_STORE(pp->m, mp);
-    atomic_store_explicit(&pp->status, GR_PRUNNING, memory_order_release);
-}
-
-static inline P *gr__releasep(M *mp)
-{
-    P *pp = mp->p;
-    mp->p = NULL;
-    GR_RLX_STORE(pp->m, NULL);
-    return pp;
-}
-
-/* core/runq.c (its fast paths: core/runq.h, below) */
-GR_HIDDEN void gr__runqput(P *pp, G *gp, bool next);
-GR_HIDDEN G *gr__runqget(P *pp);                       /* owner only */
-/* Steal half of victim's queue into pp's; return one G to run. */
-GR_HIDDEN G *gr__runqsteal(P *pp, P *victim, bool stealnext);
-/* A batch (at most max if max > 0) from the global queue into pp; one G
- * returned to run. sched.lock held. */
-GR_HIDDEN G *gr__globrunqget(P *pp, int32_t max);
-GR_HIDDEN void gr__injectglist(G *list);
-
-/* core/proc.c */
-GR_HIDDEN void gr__pidleput(P *pp);                    /* sched.lock held */
-GR_HIDDEN P *gr__pidleget(void);                       /* sched.lock held */
-GR_HIDDEN bool gr__pidle_take(P *pp);   /* off the idle list if still on it */
-GR_HIDDEN M *gr__allocm(void);
-GR_HIDDEN int gr__newm_thread(M *mp);                  /* -errno */
-GR_HIDDEN void gr__stopm(M *mp);
-GR_HIDDEN _Noreturn void gr__m_shutdown_park(M *mp);
-GR_HIDDEN void gr__wakep(void);
-GR_HIDDEN void gr__handoffp(P *pp);
-GR_HIDDEN bool gr__break_polling(P *pp); /* break pp's M out of its ring wait */
-GR_HIDDEN int gr__pid(void);
-GR_HIDDEN int gr__nprocs(void);
-
 /* core/sched.c */
-GR_HIDDEN _Noreturn void gr__schedule(M *mp);
-GR_HIDDEN void gr__drop_spinning(M *mp);
-
-/* core/g.c */
-GR_HIDDEN G *gr__newg(P *pp, gr_fn fn, void *arg, size_t stack_size, const char *name);
-GR_HIDDEN void gr__gfput(P *pp, G *gp);
-/* Switch from the running G to its M's scheduler stack with op (enum
- * gr__swop); returns when the G is resumed, perhaps on another M. */
-GR_HIDDEN void gr__mcall(int op);
+GR_HIDDEN M *gr__getm(void);
+GR_HIDDEN void gr__runqput(P *pp, G *gp, bool next);
+GR_HIDDEN void gr__globrunqput(G *gp);
+GR_HIDDEN void gr__injectglist(G *list);
 /* WAITING -> RUNNABLE and push on *list (netpoll completions). */
 GR_HIDDEN void gr__ready_list_add(G *gp, G **list);
-
-/* core/main.c */
-extern GR_HIDDEN _Atomic uint64_t gr__runtime_gen;
+GR_HIDDEN void gr__wakep(void);
+GR_HIDDEN void gr__handoffp(P *pp);
+GR_HIDDEN bool gr__pidle_take(P *pp);   /* off the idle list if still on it */
+GR_HIDDEN bool gr__break_polling(P *pp); /* break pp's M out of its ring wait */
+GR_HIDDEN bool gr__runqempty(P *pp);
+GR_HIDDEN uint32_t gr__runqlen(P *pp);
+GR_HIDDEN int gr__pid(void);
+GR_HIDDEN int gr__nprocs(void);
 
 /* core/timer.c */
 GR_HIDDEN void gr__timers_init(P *pp);
@@ -327,7 +217,5 @@ GR_HIDDEN void gr__debug_parse(void);
 GR_HIDDEN int gr__default_procs(void);
 GR_HIDDEN int gr__env_procs(bool warn);
 GR_HIDDEN void gr__stats_snapshot(void);
-
-#include "core/runq.h"
 
 #endif

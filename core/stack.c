@@ -19,7 +19,7 @@
  *             canary or the switch; documented in docs/DESIGN.md.
  *
  * Reuse: dead Gs keep their stacks on per-P and global free lists
- * (core/g.c). A stack whose goroutine went deep (lowest sp seen at a
+ * (core/sched.c). A stack whose goroutine went deep (lowest sp seen at a
  * switch more than 64 KiB below the top) gives its deep pages back with
  * madvise(MADV_DONTNEED) when its G is freed: one madvise per deep
  * goroutine, none for the shallow common case.

@@ -1,5 +1,5 @@
 /*
- * core/timer.c: runtime timers on per-P heaps, and gr_sleep on them.
+ * core/timer.c: runtime timers on per-P heaps.
  *
  * Each P has a binary min-heap of timers ordered by `when`, under the P's
  * timer lock. The M holding a P runs its due timers on every scheduler
@@ -27,7 +27,6 @@
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
-#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -268,47 +267,4 @@ int64_t gr__timers_run(P *pp, int64_t now)
     int64_t next = ts->len ? ts->heap[0]->when : 0;
     gr__unlock(&ts->lock);
     return next;
-}
-
-/* ---------- gr_sleep ---------- */
-
-static void sleep_wake(void *arg, int64_t now)
-{
-    (void)now;
-    gr__ready((G *)arg);
-}
-
-struct sleep_ctx {
-    struct gr__timer t;
-    int64_t when;
-};
-
-static bool sleep_arm(G *gp, void *arg)
-{
-    (void)gp;
-    struct sleep_ctx *sc = arg;
-    gr__timer_start(&sc->t, sc->when, 0);
-    return true;
-}
-
-int gr_sleep(int64_t ns)
-{
-    G *gp = gr__getg();
-    if (!gp)
-        return -EPERM;
-    if (ns <= 0) {
-        gr_yield();
-        return 0;
-    }
-    struct sleep_ctx sc;
-    gr__timer_init(&sc.t, sleep_wake, gp);
-    int64_t now = gr__nanotime();
-    sc.when = now + ns < now ? INT64_MAX : now + ns;
-    /* Arm on g0 after switching out, so the timer cannot ready us before
-     * we are parked (Go's resetForSleep). */
-    gr__park(sleep_arm, &sc, GR_WAIT_SLEEP);
-    /* The firing thread may still be returning from sleep_wake: wait for
-     * it to let go of sc.t before this frame goes away. */
-    gr__timer_stop(&sc.t);
-    return 0;
 }
