@@ -1,5 +1,5 @@
 /*
- * core/timer.c: runtime timers on per-P heaps.
+ * core/timer.c: runtime timers on per-P heaps, and gr_sleep on them.
  *
  * Each P has a binary min-heap of timers ordered by `when`, under the P's
  * timer lock. The M holding a P runs its due timers on every scheduler
@@ -23,10 +23,14 @@
  *   with the polling flag of the P (an M about to block re-reads it after
  *   announcing the poll; an adder from another thread reads polling after
  *   publishing the timer).
- * - Lock order: a P's timer lock is a leaf: f runs with no lock held.
+ * - Lock order (core/lockrank.h): a P's timer lock ("timers") may be
+ *   taken under hchan and descriptor locks (a select, a deadline arms its
+ *   timer under them); nothing is taken under it, and f runs with no lock
+ *   held.
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -35,6 +39,7 @@ static __thread struct gr__timer *tls_firing __attribute__((tls_model("initial-e
 
 void gr__timers_init(P *pp)
 {
+    gr__lock_init(&pp->timers.lock, GR__RANK_TIMERS);
     pp->timers.cap = 64;
     pp->timers.heap = gr__xcalloc((size_t)pp->timers.cap, sizeof(struct gr__timer *));
     pp->timers.len = 0;
@@ -180,16 +185,16 @@ static void wake_timer_p(P *pp)
     if (gr__break_polling(pp))
         return;
     uint32_t st = atomic_load_explicit(&pp->status, memory_order_seq_cst);
-    if (st == GR_PSYSCALL) {
+    if (st == GR__PSYSCALL) {
         /* Its M is blocked in a call: retake it now, as sysmon would. */
-        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PIDLE, memory_order_acq_rel,
+        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR__PIDLE, memory_order_acq_rel,
                                                     memory_order_relaxed)) {
             atomic_fetch_add_explicit(&gr__sched.nretakes, 1, memory_order_relaxed);
             gr__handoffp(pp);
         }
         return;
     }
-    if (st != GR_PIDLE)
+    if (st != GR__PIDLE)
         return;
     if (gr__pidle_take(pp))
         gr__handoffp(pp);
@@ -267,4 +272,47 @@ int64_t gr__timers_run(P *pp, int64_t now)
     int64_t next = ts->len ? ts->heap[0]->when : 0;
     gr__unlock(&ts->lock);
     return next;
+}
+
+/* ---------- gr_sleep ---------- */
+
+static void sleep_wake(void *arg, int64_t now)
+{
+    (void)now;
+    gr__ready((G *)arg);
+}
+
+struct sleep_ctx {
+    struct gr__timer t;
+    int64_t when;
+};
+
+static bool sleep_arm(G *gp, void *arg)
+{
+    (void)gp;
+    struct sleep_ctx *sc = arg;
+    gr__timer_start(&sc->t, sc->when, 0);
+    return true;
+}
+
+int gr_sleep(int64_t ns)
+{
+    G *gp = gr__getg();
+    if (!gp)
+        return -EPERM;
+    if (ns <= 0) {
+        gr_yield();
+        return 0;
+    }
+    struct sleep_ctx sc;
+    gr__timer_init(&sc.t, sleep_wake, gp);
+    int64_t now = gr__nanotime();
+    sc.when = now + ns < now ? INT64_MAX : now + ns;
+    /* Arm on g0 after switching out, so the timer cannot ready us before
+     * we are parked (Go's resetForSleep). */
+    gr__park(sleep_arm, &sc, GR_WAIT_SLEEP);
+    /* The firing thread may still be returning from sleep_wake: wait for
+     * it to let go of sc.t before this frame goes away. */
+    gr__timer_stop(&sc.t);
+    return 0;
 }
