@@ -15,10 +15,11 @@
  * - t->seq (atomic, seq_cst) is bumped by every start and stop; a periodic
  *   timer is re-added after its f only if seq did not change meanwhile,
  *   so a stop or reset during f wins.
- * - t->running counts f calls in progress (incremented under the heap lock
- *   before the lock is dropped, decremented after f, release). It is the
- *   last field of t the firing thread touches; gr__timer_stop waits for it
- *   to drop to zero, so the struct may be freed right after stop.
+ * - t->running counts f calls in progress: incremented (seq_cst) under the
+ *   heap lock before t->seq is read and t leaves the heap, decremented
+ *   (release) after f and the re-add. It is the last field of t the firing
+ *   thread touches; gr__timer_stop waits for it to drop to zero, so the
+ *   struct may be freed right after stop.
  * - timers.timer0when mirrors heap[0]->when (0: empty), seq_cst: it pairs
  *   with the polling flag of the P (an M about to block re-reads it after
  *   announcing the poll; an adder from another thread reads polling after
@@ -241,6 +242,17 @@ bool gr__timer_stop(struct gr__timer *t)
     return removed;
 }
 
+/* The first multiple of period after `when` that is later than now
+ * (missed ticks are skipped); INT64_MAX where that is past the clock's
+ * range, as Go clamps a ticker's next when to maxWhen. when <= now. */
+static int64_t next_tick(int64_t when, int64_t period, int64_t now)
+{
+    int64_t k = (now - when) / period + 1;
+    if (k > (INT64_MAX - when) / period)
+        return INT64_MAX;
+    return when + k * period;
+}
+
 int64_t gr__timers_run(P *pp, int64_t now)
 {
     struct gr__timers *ts = &pp->timers;
@@ -248,9 +260,13 @@ int64_t gr__timers_run(P *pp, int64_t now)
         return atomic_load_explicit(&ts->timer0when, memory_order_relaxed);
     while (ts->len > 0 && ts->heap[0]->when <= now) {
         struct gr__timer *t = ts->heap[0];
-        heap_remove(pp, 0);
+        /* running before seq, both before t->pp goes NULL: a stop that
+         * sees t out of the heap (acquire on t->pp) also sees running and
+         * waits; a stop whose seq bump we miss here is one that will wait
+         * for our re-add and unlink it. */
+        atomic_fetch_add_explicit(&t->running, 1, memory_order_seq_cst);
         uint32_t seq = atomic_load_explicit(&t->seq, memory_order_seq_cst);
-        atomic_fetch_add_explicit(&t->running, 1, memory_order_relaxed);
+        heap_remove(pp, 0);
         gr__unlock(&ts->lock);
 
         struct gr__timer *outer = tls_firing;
@@ -262,9 +278,7 @@ int64_t gr__timers_run(P *pp, int64_t now)
         gr__lock(&ts->lock);
         if (t->period > 0 && atomic_load_explicit(&t->seq, memory_order_seq_cst) == seq &&
             atomic_load_explicit(&t->pp, memory_order_relaxed) == NULL) {
-            /* Next multiple of period after now: missed ticks are skipped. */
-            int64_t w = t->when + t->period * (1 + (now - t->when) / t->period);
-            t->when = w;
+            t->when = next_tick(t->when, t->period, now);
             heap_push(pp, t);
         }
         atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
