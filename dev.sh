@@ -8,6 +8,8 @@
 #                     check (../shared/tools/check-api.sh, when present
 #                     beside the clone; SKIPPED is said loudly), then the
 #                     suite again under ASan/UBSan (skip with GR_CHECK_ASAN=0)
+#                     and with the lock-order check, core/lockrank.h
+#                     (--enable-lockrank; skip with GR_CHECK_LOCKRANK=0)
 #   ./dev.sh demo     the scheduler tour (examples/demo, examples/handoff)
 #   ./dev.sh bench    bench/run.sh (goring against Go; writes bench/RESULTS.md)
 #   ./dev.sh check-aarch64   the aarch64 context switch under qemu-aarch64
@@ -92,6 +94,7 @@ case "$cmd" in
       make -C build-asan check >/dev/null 2>&1 || true
       summary build-asan asan || { grep -B2 -A40 '^FAIL\|^ERROR' build-asan/test-suite.log | tail -120; exit 1; }
     fi
+    [ "${GR_CHECK_LOCKRANK:-1}" = 0 ] || { configure_in build-lockrank --enable-lockrank; make -C build-lockrank check >/dev/null 2>&1 || true; summary build-lockrank lockrank || { grep -B2 -A40 '^FAIL\|^ERROR' build-lockrank/test-suite.log | tail -120; exit 1; }; }
     echo "dev.sh check: all passed"
     ;;
   demo)

@@ -43,7 +43,7 @@
  *    only after gr__park's unlock step released the lock(s) it enqueued
  *    under, so gr__ready never meets a goroutine that is still running.
  *
- * Lock order:
+ * Lock order (ranks: core/lockrank.h):
  *   gr_timer.mu  ->  hchan.lock (by address, ascending, for several)
  *                ->  core timer heap lock (a select arms its timer while
  *                    holding its channels' locks, as Go 1.23 takes
@@ -246,6 +246,7 @@ static int block_locked(gr_chan *c, G *gp, struct gr__waitq *q, void *elem, int 
 void gr__chan_init(gr_chan *c, size_t elemsize, size_t cap, void *buf, uint32_t flags)
 {
     memset(c, 0, sizeof *c);
+    gr__lock_init(&c->lock, GR__RANK_HCHAN);
     c->elemsize = elemsize;
     c->dataqsiz = cap;
     c->buf = buf;

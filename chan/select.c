@@ -33,7 +33,7 @@
  *     the clean-up in step 5, so gr_chan_free refuses (-EBUSY) a channel
  *     that a woken select will still lock: its waker, or a close, may have
  *     taken the sudog out of the queue long before the select runs again.
- *   - Lock order: hchan locks ascending by address, then the core timer
+ *   - Lock order (core/lockrank.h): hchan locks ascending by address, then the core timer
  *     heap lock (armed under the channel locks, as Go 1.23 takes a timer's
  *     lock under its channel's lock).
  */

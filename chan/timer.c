@@ -19,7 +19,7 @@
  *
  * Invariants:
  *   - t->mu serialises stop, reset and free; it is taken before the
- *     channel's lock and never by f.
+ *     channel's lock and never by f (rank chanTimer, core/lockrank.h).
  *   - f runs with no goring lock held (core contract) and takes only the
  *     channel's lock; gr__timer_stop is never called with that lock held
  *     (it waits for f, which may be waiting for the lock).
@@ -82,6 +82,7 @@ gr_timer *gr_timer_new(int64_t ns, int64_t period_ns)
         errno = ENOMEM;
         return NULL;
     }
+    gr__lock_init(&t->mu, GR__RANK_CHANTIMER);
     t->period = period_ns;
     t->active = true;
     gr__chan_init(&t->ch, sizeof(int64_t), 1, &t->slot, GR__CHAN_TIMER);

@@ -12,7 +12,8 @@
  * Everything here may run in a signal handler or with runtime locks held:
  * it writes with write(2), takes no lock it could already hold (allg is
  * walked under a trylock, else without it), and allocates nothing after
- * gr__signals_init warmed up backtrace().
+ * gr__signals_init warmed up backtrace(). Lock order: only try-locks
+ * (core/lockrank.h).
  */
 #include "core/sched.h"
 #include <execinfo.h>
@@ -24,8 +25,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#define GR_ALTSTACK_SIZE (64 * 1024)
-#define GR_MAX_FRAMES 32
+#define GR__ALTSTACK_SIZE (64 * 1024)
+#define GR__MAX_FRAMES 32
 
 static _Atomic int throwing;
 static struct sigaction old_segv, old_bus, old_quit;
@@ -111,11 +112,11 @@ static int walk_parked(G *gp, void **pcs, int max)
 static const char *gstate(G *gp, uint32_t st)
 {
     switch (st) {
-    case GR_GRUNNABLE: return "runnable";
-    case GR_GRUNNING: return "running";
-    case GR_GSYSCALL: return "syscall";
-    case GR_GWAITING: return gr__waitreason_str(gp->waitreason);
-    case GR_GIDLE: return "idle";
+    case GR__GRUNNABLE: return "runnable";
+    case GR__GRUNNING: return "running";
+    case GR__GSYSCALL: return "syscall";
+    case GR__GWAITING: return gr__waitreason_str(gp->waitreason);
+    case GR__GIDLE: return "idle";
     default: return "dead";
     }
 }
@@ -123,7 +124,7 @@ static const char *gstate(G *gp, uint32_t st)
 static void dump_one(int fd, G *gp, G *self)
 {
     uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
-    if (st == GR_GDEAD || st == GR_GIDLE)
+    if (st == GR__GDEAD || st == GR__GIDLE)
         return;
     put(fd, "goroutine ");
     putu(fd, gp->goid);
@@ -136,12 +137,12 @@ static void dump_one(int fd, G *gp, G *self)
         put(fd, ")");
     }
     put(fd, ":\n");
-    void *pcs[GR_MAX_FRAMES];
+    void *pcs[GR__MAX_FRAMES];
     int n = 0;
     if (gp == self) {
-        n = backtrace(pcs, GR_MAX_FRAMES);
-    } else if (st == GR_GWAITING || st == GR_GRUNNABLE) {
-        n = walk_parked(gp, pcs, GR_MAX_FRAMES);
+        n = backtrace(pcs, GR__MAX_FRAMES);
+    } else if (st == GR__GWAITING || st == GR__GRUNNABLE) {
+        n = walk_parked(gp, pcs, GR__MAX_FRAMES);
     } else {
         put(fd, "\tgoroutine running on other thread; stack unavailable\n\n");
         return;
@@ -305,11 +306,11 @@ void gr__m_altstack(M *mp)
     /* Keep one that is already there (ASan installs its own per thread). */
     if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
         return;
-    mp->altstack = malloc(GR_ALTSTACK_SIZE);
+    mp->altstack = malloc(GR__ALTSTACK_SIZE);
     if (!mp->altstack)
         return;
     ss.ss_sp = mp->altstack;
-    ss.ss_size = GR_ALTSTACK_SIZE;
+    ss.ss_size = GR__ALTSTACK_SIZE;
     ss.ss_flags = 0;
     sigaltstack(&ss, NULL);
 }

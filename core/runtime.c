@@ -1,6 +1,9 @@
 /*
  * core/runtime.c: configuration (GR_MAXPROCS default, GRDEBUG), process
  * set-up (RLIMIT_NOFILE), statistics and version.
+ *
+ * Invariants: last_stats under stats_lock; lock order (core/lockrank.h):
+ * stats_lock, then sched.lock (stats_fill counts the Ms).
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
@@ -13,7 +16,7 @@
 
 struct gr__debug gr__debug;
 static struct gr_stats last_stats;
-static gr__mutex stats_lock;
+static gr__mutex stats_lock = GR__MUTEX_RANKED(GR__RANK_STATS);
 
 static void debug_defaults(void)
 {
@@ -124,7 +127,7 @@ int gr__default_procs(void)
             fclose(f);
         }
     }
-    return n > GR_MAX_PROCS ? GR_MAX_PROCS : n;
+    return n > GR__MAX_PROCS ? GR__MAX_PROCS : n;
 }
 
 /* GR_MAXPROCS if set and valid (1..256; larger is capped), else the
@@ -139,11 +142,11 @@ int gr__env_procs(bool warn)
         if (*end || v <= 0) {
             if (warn)
                 fprintf(stderr, "goring: ignoring GR_MAXPROCS=%s (want a number of Ps, 1..%d)\n", e,
-                        GR_MAX_PROCS);
-        } else if (v > GR_MAX_PROCS) {
+                        GR__MAX_PROCS);
+        } else if (v > GR__MAX_PROCS) {
             if (warn)
-                fprintf(stderr, "goring: GR_MAXPROCS=%s capped at %d\n", e, GR_MAX_PROCS);
-            n = GR_MAX_PROCS;
+                fprintf(stderr, "goring: GR_MAXPROCS=%s capped at %d\n", e, GR__MAX_PROCS);
+            n = GR__MAX_PROCS;
         } else {
             n = (int)v;
         }
@@ -223,4 +226,9 @@ void gr__stat_add_io(uint64_t sqes, uint64_t cqes, uint64_t enters)
 const char *gr_version(void)
 {
     return "0.1.0";
+}
+
+int64_t gr__runtime_epoch(void)
+{
+    return gr__running() ? gr__sched.start_time : 0;
 }

@@ -3,7 +3,9 @@
  *
  * Everything here is private to libgoring (hidden visibility); io/, sync/
  * and chan/ include it, tests reach it only through the public API.
- * Internal names are gr__ (two underscores); types G, M, P are Go's.
+ * Internal names are gr__ / GR__ (two underscores), struct tags included
+ * (struct gr__g, gr__m, gr__p); G, M and P are Go's standard terms and are
+ * the typedef names. Public names (include/goring/) are gr_ / GR_.
  *
  * What the layers above use:
  *   gr__mutex      a runtime lock: a futex word, for short critical sections
@@ -16,10 +18,11 @@
  *   gr__timer_*    runtime timers on per-P heaps.
  *   gr__throw()    fatal error with a goroutine dump.
  *
- * Ownership and locking rules live at the top of core/sched.c.
+ * Ownership and memory orders live at the top of each core/ file; the
+ * lock order of the whole runtime is core/lockrank.h.
  */
-#ifndef GR_CORE_RUNTIME_H
-#define GR_CORE_RUNTIME_H
+#ifndef GR__CORE_RUNTIME_H
+#define GR__CORE_RUNTIME_H
 
 #include <goring/core.h>
 #include <stdatomic.h>
@@ -27,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "core/lockrank.h"
 
 #define GR_HIDDEN __attribute__((visibility("hidden")))
 #define gr__likely(x) __builtin_expect(!!(x), 1)
@@ -37,17 +42,28 @@
 #define gr__cpu_relax() __asm__ volatile("yield" ::: "memory")
 #endif
 
-typedef struct gr_g G;
-typedef struct gr_m M;
-typedef struct gr_p P;
+typedef struct gr__g G;
+typedef struct gr__m M;
+typedef struct gr__p P;
 
 /* ---------- runtime locks and notes (core/lock.c) ---------- */
 
-/* A runtime lock: 0 unlocked, 1 locked, 2 locked with waiters.
- * Zero-initialised is unlocked. Held only for short sections; never held
- * across a park (gr__park_unlock releases it atomically with the park). */
+/* A runtime lock: 0 unlocked, 1 locked, 2 locked with waiters (in the
+ * low 16 bits; the upper ones hold its rank in --enable-lockrank builds).
+ * Zero-initialised is unlocked (and unranked). Held only for short
+ * sections; never held across a park (gr__park_unlock releases it
+ * atomically with the park). Its place in the lock order: core/lockrank.h. */
 typedef struct { _Atomic uint32_t key; } gr__mutex;
-#define GR__MUTEX_INIT { 0 }
+/* Give an unlocked, unused l its rank (enum gr__lockrank). */
+static inline void gr__lock_init(gr__mutex *l, int rank)
+{
+#ifdef GR__LOCKRANK
+    atomic_store_explicit(&l->key, GR__LOCKRANK_BITS(rank), memory_order_relaxed);
+#else
+    (void)l;
+    (void)rank;
+#endif
+}
 GR_HIDDEN void gr__lock(gr__mutex *l);
 GR_HIDDEN void gr__unlock(gr__mutex *l);
 GR_HIDDEN bool gr__trylock(gr__mutex *l);
@@ -73,12 +89,12 @@ GR_HIDDEN uint32_t gr__fastrandn(uint32_t n);     /* uniform in [0, n) */
 /* ---------- goroutines ---------- */
 
 enum gr__gstatus {
-    GR_GIDLE = 0,     /* just allocated */
-    GR_GRUNNABLE,     /* on a run queue */
-    GR_GRUNNING,      /* owns an M and a P */
-    GR_GSYSCALL,      /* in a bracketed system call: owns an M, not (for sure) a P */
-    GR_GWAITING,      /* parked; someone holds a reference to ready it */
-    GR_GDEAD,         /* exited, on a free list */
+    GR__GIDLE = 0,     /* just allocated */
+    GR__GRUNNABLE,     /* on a run queue */
+    GR__GRUNNING,      /* owns an M and a P */
+    GR__GSYSCALL,      /* in a bracketed system call: owns an M, not (for sure) a P */
+    GR__GWAITING,      /* parked; someone holds a reference to ready it */
+    GR__GDEAD,         /* exited, on a free list */
 };
 
 /* Why a goroutine waits: shown in dumps as Go shows it. */
@@ -108,12 +124,12 @@ GR_HIDDEN const char *gr__waitreason_str(int reason);
 /* The G: a goroutine. Fields marked (own) are touched only by the M running
  * it; (sched) under the scheduler's protocol; (park) by parker and readier as
  * described at gr__park. */
-struct gr_g {
+struct gr__g {
     void *sp;                       /* (own) saved stack pointer while switched out */
     uintptr_t stack_lo, stack_hi;   /* usable stack [lo, hi) */
     void *stack_base;               /* mapping start (guard page included) */
     size_t stack_map_size;          /* whole mapping */
-    uint32_t stack_flags;           /* GR_STACK_* in core/stack.c */
+    uint32_t stack_flags;           /* GR__STACK_* in core/stack.c */
     _Atomic uint32_t status;        /* enum gr__gstatus; acquire/release */
     uint64_t goid;
     G *schedlink;                   /* (sched) link in a run queue or free list */
@@ -123,15 +139,11 @@ struct gr_g {
     _Atomic uint8_t waitreason;     /* set before park, read by dumps */
     _Atomic bool preempt;           /* sysmon asks it to yield at its next runtime call */
     bool yielded;                   /* (own) came through gr_yield */
-    bool lockedext;                 /* reserved */
-    int saved_errno;                /* (own) errno across switches */
     void *param;                    /* (park) set by the readier before gr__ready */
     _Atomic uint32_t selectdone;    /* chan: select wake-up claimed */
     void *waiting;                  /* chan: sudogs of the select it is parked in */
     bool (*waitunlockf)(G *gp, void *arg);  /* (own) called on g0 after switching out */
     void *waitlock;
-    int64_t runstart;               /* (own) when it last started running, for preemption */
-    int64_t waitsince;              /* when it parked; for dumps */
     uintptr_t sp_min;               /* lowest sp seen at a switch (deep-use detection) */
     void *asan_fake_stack;
     unsigned valgrind_id;           /* VALGRIND_STACK_REGISTER id */
@@ -149,16 +161,19 @@ GR_HIDDEN G *gr__getg(void);
  * unlockf(gp, arg) if non-NULL: if it returns false the goroutine is made
  * runnable again at once (the wait was already satisfied). The goroutine
  * resumes when someone calls gr__ready(gp).
- * The waker must be able to find gp only after unlockf ran (publish the
- * waiter under a lock that unlockf releases), or must tolerate readying a
- * G that is still running (gr__ready spins until it is parked).
+ * The waker must be able to find gp only after unlockf ran: publish the
+ * waiter under a lock that unlockf releases. Readying a G that is not yet
+ * parked is a fatal error ("bad g status in ready").
  */
 GR_HIDDEN void gr__park(bool (*unlockf)(G *gp, void *arg), void *arg, int reason);
 /* gr__park_unlock: park, releasing runtime lock l once switched away. */
 GR_HIDDEN void gr__park_unlock(gr__mutex *l, int reason);
-/* gr__ready: make a parked goroutine runnable; put in the current P's
- * runnext (or the global queue from a thread with no P) and wake an idle P.
- * Any thread. */
+/* gr__ready: make a goroutine parked by gr__park runnable (WAITING ->
+ * RUNNABLE by CAS; any other status is a fatal error, so each park is
+ * readied once). It goes to the calling M's P's runnext, where it runs next
+ * and shares the current time slice, or to the global queue from a thread
+ * with no P; then gr__wakep (an idle P started, or a polling P's M broken
+ * out of its ring, unless an M is already spinning). Any thread. */
 GR_HIDDEN void gr__ready(G *gp);
 /* gr__checkpreempt: if sysmon asked the calling goroutine to yield, yield.
  * Cheap; call it at runtime entry points that do not otherwise block. */
@@ -174,9 +189,11 @@ GR_HIDDEN _Noreturn void gr__throwf(const char *fmt, ...) __attribute__((format(
 /* ---------- runtime timers (core/timer.c) ---------- */
 
 /*
- * A runtime timer. f(arg, now) runs on some M when `when` has passed,
- * possibly with no P attached and possibly concurrently with goroutines
- * on other Ms. It must not block; it may call gr__ready. A periodic timer
+ * A runtime timer. f(arg, now) runs on some M (or sysmon) when `when` has
+ * passed, possibly with no P attached and possibly concurrently with
+ * goroutines on other Ms. Contract: timer callbacks run with no lock held
+ * (the heap lock is dropped before f is called), so f may take any
+ * runtime lock and call gr__ready; it must not block or park. A periodic timer
  * (period > 0) fires again at when + k*period (missed periods are skipped).
  * The struct may live on a goroutine's stack: gr__timer_stop waits for a
  * running f to return, so after stop the struct may go away.
@@ -201,7 +218,6 @@ GR_HIDDEN bool gr__timer_stop(struct gr__timer *t);
 /* ---------- misc ---------- */
 
 /* Allocation that aborts with a fatal error on failure (runtime data only). */
-GR_HIDDEN void *gr__xmalloc(size_t n);
 GR_HIDDEN void *gr__xcalloc(size_t n, size_t sz);
 
 /* The current P's index in [0, gr__nprocs()), or -1 with no P; and the
@@ -211,6 +227,10 @@ GR_HIDDEN int gr__nprocs(void);
 
 /* Is a runtime running (between gr_main start and teardown)? */
 GR_HIDDEN bool gr__running(void);
+/* The running runtime's identity: its start time (gr__nanotime), 0 when
+ * none. Set once per gr_main before any goroutine runs; io/fd.c uses it to
+ * tell a descriptor's records of an earlier runtime from this one's. */
+GR_HIDDEN int64_t gr__runtime_epoch(void);
 
 /* Teardown hooks of the layers above core (registered from constructors,
  * so core names none of them). At gr_main's teardown, once every M has

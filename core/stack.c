@@ -10,21 +10,23 @@
  *             (core/panic.c). Costs two kernel mappings (VMAs).
  *   canary    carved from 64-stack chunks (one mapping per chunk, and the
  *             kernel merges neighbouring chunks); its lowest 64 bytes must
- *             stay zero (a canary that costs no resident page). Used once guarded stacks would take more
- *             than a quarter of vm.max_map_count (65530 by default: about
- *             16k guarded stacks), so a million goroutines fit on a
- *             default machine. Overflow is caught at the next switch of
+ *             stay zero (a canary that costs no resident page). Used
+ *             once guarded stacks would take more than a quarter of
+ *             vm.max_map_count (max_map_count / 8 guarded stacks: 8191
+ *             with the default 65530; GR_GUARDED_STACKS overrides), so a
+ *             million goroutines fit on a default machine. Overflow is caught at the next switch of
  *             the goroutine (canary clobbered, or sp below the stack):
  *             later than a guard page would, and only if it reached the
  *             canary or the switch; documented in docs/DESIGN.md.
  *
  * Reuse: dead Gs keep their stacks on per-P and global free lists
- * (core/sched.c). A stack whose goroutine went deep (lowest sp seen at a
+ * (core/g.c). A stack whose goroutine went deep (lowest sp seen at a
  * switch more than 64 KiB below the top) gives its deep pages back with
  * madvise(MADV_DONTNEED) when its G is freed: one madvise per deep
  * goroutine, none for the shallow common case.
  *
- * Invariants: chunk and free lists under stack_lock (a leaf lock); the
+ * Invariants: chunk and free lists under stack_lock (a leaf lock:
+ * "stackpool" in core/lockrank.h); the
  * counters are relaxed atomics (statistics and a budget, not a protocol).
  */
 #include "core/sched.h"
@@ -37,11 +39,11 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#define GR_STACK_GUARDED 1u
-#define GR_STACK_CANARY 2u
-#define GR_STACK_CHUNK 4u          /* carved from a chunk: not unmapped alone */
-#define GR_CHUNK_STACKS 64
-#define GR_DEEP_BYTES (64 * 1024)
+#define GR__STACK_GUARDED 1u
+#define GR__STACK_CANARY 2u
+#define GR__STACK_CHUNK 4u          /* carved from a chunk: not unmapped alone */
+#define GR__CHUNK_STACKS 64
+#define GR__DEEP_BYTES (64 * 1024)
 
 struct chunk {
     struct chunk *next;
@@ -49,7 +51,7 @@ struct chunk {
     size_t size;
 };
 
-static gr__mutex stack_lock;
+static gr__mutex stack_lock = GR__MUTEX_RANKED(GR__RANK_STACK);
 static size_t pagesz;
 static int64_t guard_budget;
 static _Atomic int64_t nguarded;
@@ -113,14 +115,14 @@ static bool canary_ok(G *gp)
 
 static int chunk_grow(void)
 {
-    size_t size = chunk_stack_size * GR_CHUNK_STACKS;
+    size_t size = chunk_stack_size * GR__CHUNK_STACKS;
     void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED)
         return -1;
     struct chunk *c = malloc(sizeof *c);
-    if (!c || (chunk_nfree + GR_CHUNK_STACKS > chunk_capfree &&
-               !(chunk_free = realloc(chunk_free, (chunk_capfree = (chunk_capfree + GR_CHUNK_STACKS) * 2) *
+    if (!c || (chunk_nfree + GR__CHUNK_STACKS > chunk_capfree &&
+               !(chunk_free = realloc(chunk_free, (chunk_capfree = (chunk_capfree + GR__CHUNK_STACKS) * 2) *
                                                       sizeof(void *))))) {
         free(c);
         munmap(base, size);
@@ -130,7 +132,7 @@ static int chunk_grow(void)
     c->size = size;
     c->next = chunks;
     chunks = c;
-    for (int i = GR_CHUNK_STACKS - 1; i >= 0; i--)
+    for (int i = GR__CHUNK_STACKS - 1; i >= 0; i--)
         chunk_free[chunk_nfree++] = (char *)base + (size_t)i * chunk_stack_size;
     return 0;
 }
@@ -153,7 +155,7 @@ int gr__stack_alloc(G *gp, size_t size)
         gp->stack_map_size = total;
         gp->stack_lo = (uintptr_t)base + pagesz;
         gp->stack_hi = (uintptr_t)base + total;
-        gp->stack_flags = GR_STACK_GUARDED;
+        gp->stack_flags = GR__STACK_GUARDED;
     } else if (size == chunk_stack_size) {
         gr__lock(&stack_lock);
         if (chunk_nfree == 0 && chunk_grow() != 0) {
@@ -166,7 +168,7 @@ int gr__stack_alloc(G *gp, size_t size)
         gp->stack_map_size = size;
         gp->stack_lo = (uintptr_t)lo;
         gp->stack_hi = (uintptr_t)lo + size;
-        gp->stack_flags = GR_STACK_CANARY | GR_STACK_CHUNK;
+        gp->stack_flags = GR__STACK_CANARY | GR__STACK_CHUNK;
         canary_set(gp);
         atomic_fetch_add_explicit(&gr__sched.nstacks_unguarded, 1, memory_order_relaxed);
     } else {
@@ -178,7 +180,7 @@ int gr__stack_alloc(G *gp, size_t size)
         gp->stack_map_size = size;
         gp->stack_lo = (uintptr_t)base;
         gp->stack_hi = (uintptr_t)base + size;
-        gp->stack_flags = GR_STACK_CANARY;
+        gp->stack_flags = GR__STACK_CANARY;
         canary_set(gp);
         atomic_fetch_add_explicit(&gr__sched.nstacks_unguarded, 1, memory_order_relaxed);
     }
@@ -196,9 +198,9 @@ void gr__stack_free(G *gp)
 #ifdef HAVE_VALGRIND_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(gp->valgrind_id);
 #endif
-    if ((gp->stack_flags & GR_STACK_CHUNK) && atomic_load(&gr__sched.shutdown)) {
+    if ((gp->stack_flags & GR__STACK_CHUNK) && atomic_load(&gr__sched.shutdown)) {
         /* Teardown: the chunks are unmapped whole by gr__stack_shutdown. */
-    } else if (gp->stack_flags & GR_STACK_CHUNK) {
+    } else if (gp->stack_flags & GR__STACK_CHUNK) {
         /* Give the pages back but keep the address range for reuse. */
         madvise(gp->stack_base, gp->stack_map_size, MADV_DONTNEED);
         gr__lock(&stack_lock);
@@ -206,7 +208,7 @@ void gr__stack_free(G *gp)
         gr__unlock(&stack_lock);
     } else {
         munmap(gp->stack_base, gp->stack_map_size);
-        if (gp->stack_flags & GR_STACK_GUARDED)
+        if (gp->stack_flags & GR__STACK_GUARDED)
             atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
     }
     gp->stack_map_size = 0;
@@ -216,16 +218,16 @@ void gr__stack_free(G *gp)
 
 bool gr__stack_is_deep(G *gp)
 {
-    return gp->sp_min + GR_DEEP_BYTES < gp->stack_hi;
+    return gp->sp_min + GR__DEEP_BYTES < gp->stack_hi;
 }
 
 void gr__stack_release_deep(G *gp)
 {
-    uintptr_t keep = gp->stack_hi - GR_DEEP_BYTES / 4;
+    uintptr_t keep = gp->stack_hi - GR__DEEP_BYTES / 4;
     uintptr_t lo = gp->stack_lo;
     if (keep > lo)
         madvise((void *)lo, keep - lo, MADV_DONTNEED);
-    if (gp->stack_flags & GR_STACK_CANARY)
+    if (gp->stack_flags & GR__STACK_CANARY)
         canary_set(gp);
     gp->sp_min = gp->stack_hi;
 }
@@ -235,7 +237,7 @@ void gr__stack_check(G *gp)
     uintptr_t sp = (uintptr_t)gp->sp;
     if (gr__unlikely(sp < gp->stack_lo + 256))
         gr__stack_overflow(gp);
-    if ((gp->stack_flags & GR_STACK_CANARY) && gr__unlikely(!canary_ok(gp)))
+    if ((gp->stack_flags & GR__STACK_CANARY) && gr__unlikely(!canary_ok(gp)))
         gr__stack_overflow(gp);
 }
 

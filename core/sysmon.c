@@ -43,7 +43,7 @@ static bool retake(int64_t now)
     for (int i = 0; i < gr__sched.nprocs; i++) {
         P *pp = gr__sched.allp[i];
         uint32_t st = atomic_load_explicit(&pp->status, memory_order_acquire);
-        if (st == GR_PSYSCALL) {
+        if (st == GR__PSYSCALL) {
             uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
             if (pp->sm_syscalltick != t) {
                 /* A new call: it began at syscallwhen (entersyscall's
@@ -60,22 +60,22 @@ static bool retake(int64_t now)
                 atomic_load(&gr__sched.nmspinning) + atomic_load(&gr__sched.npidle) > 0 &&
                 now - pp->sm_syscallwhen < 10 * 1000 * 1000)
                 continue;
-            uint32_t exp = GR_PSYSCALL;
-            if (atomic_compare_exchange_strong_explicit(&pp->status, &exp, GR_PIDLE, memory_order_acq_rel,
+            uint32_t exp = GR__PSYSCALL;
+            if (atomic_compare_exchange_strong_explicit(&pp->status, &exp, GR__PIDLE, memory_order_acq_rel,
                                                         memory_order_relaxed)) {
                 atomic_fetch_add_explicit(&gr__sched.nretakes, 1, memory_order_relaxed);
                 gr__handoffp(pp);
                 acted = true;
             }
-        } else if (st == GR_PRUNNING) {
-            uint32_t t = GR_RLX_LOAD(pp->schedtick);
+        } else if (st == GR__PRUNNING) {
+            uint32_t t = GR__RLX_LOAD(pp->schedtick);
             if (pp->sm_schedtick != t || pp->sm_schedwhen == 0) {
                 pp->sm_schedtick = t;
                 pp->sm_schedwhen = now;
             } else if (atomic_load_explicit(&pp->polling, memory_order_relaxed) == 0 &&
                        now - pp->sm_schedwhen >= gr__debug.preempt_ns) {
-                M *mp = GR_RLX_LOAD(pp->m);
-                G *gp = mp ? GR_RLX_LOAD(mp->curg) : NULL;
+                M *mp = GR__RLX_LOAD(pp->m);
+                G *gp = mp ? GR__RLX_LOAD(mp->curg) : NULL;
                 atomic_store_explicit(&pp->slice_expired, 1, memory_order_relaxed);
                 if (gp && !atomic_load_explicit(&gp->preempt, memory_order_relaxed)) {
                     atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
@@ -95,7 +95,7 @@ static bool help_busy_ps(int64_t now)
     bool acted = false;
     for (int i = 0; i < gr__sched.nprocs; i++) {
         P *pp = gr__sched.allp[i];
-        if (atomic_load_explicit(&pp->status, memory_order_acquire) != GR_PRUNNING ||
+        if (atomic_load_explicit(&pp->status, memory_order_acquire) != GR__PRUNNING ||
             atomic_load_explicit(&pp->polling, memory_order_relaxed) != 0)
             continue;
         if (gr__netpoll_busy(pp) && now - gr__netpoll_lastpoll(pp) > 10 * 1000 * 1000) {

@@ -1,5 +1,5 @@
 /*
- * core/timer.c: runtime timers on per-P heaps.
+ * core/timer.c: runtime timers on per-P heaps, and gr_sleep on them.
  *
  * Each P has a binary min-heap of timers ordered by `when`, under the P's
  * timer lock. The M holding a P runs its due timers on every scheduler
@@ -15,18 +15,23 @@
  * - t->seq (atomic, seq_cst) is bumped by every start and stop; a periodic
  *   timer is re-added after its f only if seq did not change meanwhile,
  *   so a stop or reset during f wins.
- * - t->running counts f calls in progress (incremented under the heap lock
- *   before the lock is dropped, decremented after f, release). It is the
- *   last field of t the firing thread touches; gr__timer_stop waits for it
- *   to drop to zero, so the struct may be freed right after stop.
+ * - t->running counts f calls in progress: incremented (seq_cst) under the
+ *   heap lock before t->seq is read and t leaves the heap, decremented
+ *   (release) after f and the re-add. It is the last field of t the firing
+ *   thread touches; gr__timer_stop waits for it to drop to zero, so the
+ *   struct may be freed right after stop.
  * - timers.timer0when mirrors heap[0]->when (0: empty), seq_cst: it pairs
  *   with the polling flag of the P (an M about to block re-reads it after
  *   announcing the poll; an adder from another thread reads polling after
  *   publishing the timer).
- * - Lock order: a P's timer lock is a leaf: f runs with no lock held.
+ * - Lock order (core/lockrank.h): a P's timer lock ("timers") may be
+ *   taken under hchan and descriptor locks (a select, a deadline arms its
+ *   timer under them); nothing is taken under it, and f runs with no lock
+ *   held.
  */
 #include "core/sched.h"
 #include "core/netpoll.h"
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -35,6 +40,7 @@ static __thread struct gr__timer *tls_firing __attribute__((tls_model("initial-e
 
 void gr__timers_init(P *pp)
 {
+    gr__lock_init(&pp->timers.lock, GR__RANK_TIMERS);
     pp->timers.cap = 64;
     pp->timers.heap = gr__xcalloc((size_t)pp->timers.cap, sizeof(struct gr__timer *));
     pp->timers.len = 0;
@@ -180,16 +186,16 @@ static void wake_timer_p(P *pp)
     if (gr__break_polling(pp))
         return;
     uint32_t st = atomic_load_explicit(&pp->status, memory_order_seq_cst);
-    if (st == GR_PSYSCALL) {
+    if (st == GR__PSYSCALL) {
         /* Its M is blocked in a call: retake it now, as sysmon would. */
-        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR_PIDLE, memory_order_acq_rel,
+        if (atomic_compare_exchange_strong_explicit(&pp->status, &st, GR__PIDLE, memory_order_acq_rel,
                                                     memory_order_relaxed)) {
             atomic_fetch_add_explicit(&gr__sched.nretakes, 1, memory_order_relaxed);
             gr__handoffp(pp);
         }
         return;
     }
-    if (st != GR_PIDLE)
+    if (st != GR__PIDLE)
         return;
     if (gr__pidle_take(pp))
         gr__handoffp(pp);
@@ -236,6 +242,17 @@ bool gr__timer_stop(struct gr__timer *t)
     return removed;
 }
 
+/* The first multiple of period after `when` that is later than now
+ * (missed ticks are skipped); INT64_MAX where that is past the clock's
+ * range, as Go clamps a ticker's next when to maxWhen. when <= now. */
+static int64_t next_tick(int64_t when, int64_t period, int64_t now)
+{
+    int64_t k = (now - when) / period + 1;
+    if (k > (INT64_MAX - when) / period)
+        return INT64_MAX;
+    return when + k * period;
+}
+
 int64_t gr__timers_run(P *pp, int64_t now)
 {
     struct gr__timers *ts = &pp->timers;
@@ -243,9 +260,13 @@ int64_t gr__timers_run(P *pp, int64_t now)
         return atomic_load_explicit(&ts->timer0when, memory_order_relaxed);
     while (ts->len > 0 && ts->heap[0]->when <= now) {
         struct gr__timer *t = ts->heap[0];
-        heap_remove(pp, 0);
+        /* running before seq, both before t->pp goes NULL: a stop that
+         * sees t out of the heap (acquire on t->pp) also sees running and
+         * waits; a stop whose seq bump we miss here is one that will wait
+         * for our re-add and unlink it. */
+        atomic_fetch_add_explicit(&t->running, 1, memory_order_seq_cst);
         uint32_t seq = atomic_load_explicit(&t->seq, memory_order_seq_cst);
-        atomic_fetch_add_explicit(&t->running, 1, memory_order_relaxed);
+        heap_remove(pp, 0);
         gr__unlock(&ts->lock);
 
         struct gr__timer *outer = tls_firing;
@@ -257,9 +278,7 @@ int64_t gr__timers_run(P *pp, int64_t now)
         gr__lock(&ts->lock);
         if (t->period > 0 && atomic_load_explicit(&t->seq, memory_order_seq_cst) == seq &&
             atomic_load_explicit(&t->pp, memory_order_relaxed) == NULL) {
-            /* Next multiple of period after now: missed ticks are skipped. */
-            int64_t w = t->when + t->period * (1 + (now - t->when) / t->period);
-            t->when = w;
+            t->when = next_tick(t->when, t->period, now);
             heap_push(pp, t);
         }
         atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
@@ -267,4 +286,47 @@ int64_t gr__timers_run(P *pp, int64_t now)
     int64_t next = ts->len ? ts->heap[0]->when : 0;
     gr__unlock(&ts->lock);
     return next;
+}
+
+/* ---------- gr_sleep ---------- */
+
+static void sleep_wake(void *arg, int64_t now)
+{
+    (void)now;
+    gr__ready((G *)arg);
+}
+
+struct sleep_ctx {
+    struct gr__timer t;
+    int64_t when;
+};
+
+static bool sleep_arm(G *gp, void *arg)
+{
+    (void)gp;
+    struct sleep_ctx *sc = arg;
+    gr__timer_start(&sc->t, sc->when, 0);
+    return true;
+}
+
+int gr_sleep(int64_t ns)
+{
+    G *gp = gr__getg();
+    if (!gp)
+        return -EPERM;
+    if (ns <= 0) {
+        gr_yield();
+        return 0;
+    }
+    struct sleep_ctx sc;
+    gr__timer_init(&sc.t, sleep_wake, gp);
+    int64_t now = gr__nanotime();
+    sc.when = now + ns < now ? INT64_MAX : now + ns;
+    /* Arm on g0 after switching out, so the timer cannot ready us before
+     * we are parked (Go's resetForSleep). */
+    gr__park(sleep_arm, &sc, GR_WAIT_SLEEP);
+    /* The firing thread may still be returning from sleep_wake: wait for
+     * it to let go of sc.t before this frame goes away. */
+    gr__timer_stop(&sc.t);
+    return 0;
 }

@@ -11,26 +11,27 @@
  *   openat, socket) its generation is bumped and its state reset, so a
  *   reused number never inherits an old deadline, reset flag or kind.
  *
- * - Ops. gr__fd_op records each op in flight in fd->ops, with the SQE
- *   filled under fd->lock (see io/fd.h for why). The op's completion
- *   record (struct gr__iop) is on the goroutine's stack; gr__io_wait
- *   returns only when every CQE of the op (main and linked timeout) was
- *   reaped, so no buffer is written after the call returned.
+ * - Ops. gr__fd_op records each op in flight in fd->ops, submitted to the
+ *   poller backend under fd->lock (see io/fd.h for why). The op
+ *   (struct gr__iop) is on the goroutine's stack; the backend's wait
+ *   returns only when the op is finished (on the ring: every CQE of it,
+ *   main and linked timeout, reaped), so no buffer is written after the
+ *   call returned.
  *
  * - Cancellation. gr_close sets closing, tags each recorded op
- *   GR__WHY_CLOSE, gr__io_cancel()s it on whichever ring holds it, and
+ *   GR__WHY_CLOSE, cancels it on whichever poller holds it, and
  *   parks until nops is 0; only then does it close(2) the number, so the
  *   socket really closes (io_uring holds a file reference while a request
  *   is in flight: closing the number earlier would not send the peer a
  *   FIN) and no completion of the old file can land after it.
  *
- * - Deadlines. A deadline known when the op is submitted is a linked
- *   IORING_OP_LINK_TIMEOUT (absolute, CLOCK_MONOTONIC), so the common
- *   case costs no timer and no extra wake-up. A deadline moved while ops
+ * - Deadlines. A deadline known when the op is submitted goes with it
+ *   (iop.deadline: the ring links an absolute IORING_OP_LINK_TIMEOUT, so
+ *   the common case costs no timer and no extra wake-up). A deadline moved while ops
  *   are in flight: moved earlier, into the past -> gr_set_deadline
  *   cancels them at once; moved earlier, still in the future -> a
  *   per-fd, per-direction gr__timer fires at it and cancels them; moved
- *   later or cleared -> their linked timeouts fire at the old time and
+ *   later or cleared -> their submitted deadlines fire at the old time and
  *   the engine, seeing the deadline has not passed, resubmits. The
  *   engine decides what a cancelled op returns by looking at the
  *   descriptor after the op came back (closing: -ECANCELED; deadline
@@ -45,16 +46,15 @@
  *   flight from a runtime that is gone, since teardown reaps every request.
  *
  * Invariants:
- * - An op is in fd->ops exactly while its SQEs may be in a ring
- *   (recorded in the same fd->lock hold that filled the SQE, removed
- *   after gr__io_wait returned).
- * - gr__io_cancel(op) is called only with fd->lock held and op in
+ * - An op is in fd->ops exactly while its request may be in a poller
+ *   (recorded in the same fd->lock hold that submitted it, removed after
+ *   the backend's wait returned).
+ * - A backend's cancel(op) is called only with fd->lock held and op in
  *   fd->ops, so op's stack frame is alive.
  * - fd->closer / closer_thread are set only while closing && nops > 0;
  *   whoever takes nops to 0 clears and wakes them.
  */
 #include "io/fd.h"
-#include "core/sched.h"   /* gr__sched.start_time: which runtime this is */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,12 +136,6 @@ static void fd_newgen(struct gr__fd *d, int kind)
     d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
 }
 
-/* Which runtime is running: its start time, 0 when none. */
-static int64_t runtime_epoch(void)
-{
-    return gr__running() ? gr__sched.start_time : 0;
-}
-
 /* Drop what a runtime that is gone left behind. d->lock held. */
 static void fd_forget_runtime(struct gr__fd *d)
 {
@@ -157,7 +151,7 @@ static void fd_forget_runtime(struct gr__fd *d)
 static void fd_lock(struct gr__fd *d)
 {
     gr__lock(&d->lock);
-    int64_t e = runtime_epoch();
+    int64_t e = gr__runtime_epoch();
     if (gr__unlikely(d->epoch != e)) {
         if (d->epoch != 0 || d->nops != 0)
             fd_forget_runtime(d);
@@ -266,43 +260,14 @@ static void wake_closer(struct gr__fd *d, G *g, bool wake_thread)
     }
 }
 
-/* Cancel op for why (close wins over deadline). d->lock held, op recorded. */
+/* Cancel op for why (close wins over deadline). d->lock held, op recorded.
+ * A direct attempt (iop.poller NULL) has nothing to cancel. */
 static void op_cancel(struct gr__fdop *op, int why)
 {
     if (op->why < why)
         op->why = (uint8_t)why;
-    gr__io_cancel(&op->iop);
-}
-
-/* ---------- a linked timeout that lost its op ---------- */
-
-/* A chain split across two submissions (the SQ filled up between the
- * op's SQE and its LINK_TIMEOUT) leaves the op without a timeout: the
- * kernel ends the chain at the submission's end and fails the lone
- * LINK_TIMEOUT with -EINVAL. The reaper sees that CQE here and starts a
- * runtime timer at the same time that cancels the op instead; the
- * engine stops it after the wait, so the op is alive whenever it fires.
- * Remove once core keeps an op's SQEs in one submission (docs/TEAM.md). */
-static void guard_fire(void *arg, int64_t now)
-{
-    struct gr__fdop *op = arg;
-    gr__io_cancel(&op->iop);
-}
-
-static void link_lost(struct gr__iop *iop, const struct io_uring_cqe *cqe)
-{
-    if ((cqe->user_data & 7) != 1 || cqe->res != -EINVAL)
-        return;
-    struct gr__fdop *op = (struct gr__fdop *)iop;   /* iop is its first member */
-    gr__timer_init(&op->guard, guard_fire, op);
-    atomic_store_explicit(&op->guard_armed, true, memory_order_release);
-    gr__timer_start(&op->guard, op->armed, 0);
-}
-
-static void guard_stop(struct gr__fdop *op)
-{
-    if (atomic_load_explicit(&op->guard_armed, memory_order_acquire))
-        gr__timer_stop(&op->guard);
+    if (op->iop.poller)
+        gr__netpoll_be->cancel(&op->iop);
 }
 
 static int64_t earliest(int64_t a, int64_t b)
@@ -316,14 +281,17 @@ static int64_t earliest(int64_t a, int64_t b)
 
 /* ---------- the engine ---------- */
 
-int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsigned flags)
+int gr__fd_op(int fd, int dir, struct gr__ioreq *req, int64_t extra, unsigned flags)
 {
     if (!gr__getg())
         return -EPERM;
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return -EBADF;
+    req->fd = fd;
     bool poll_first = false;   /* the fd is O_NONBLOCK and said EAGAIN: wait for readiness */
+    struct gr__ioreq pollreq = { .opcode = GR__OPC_POLL, .fd = fd,
+                                 .flags = dir == GR__DIR_WRITE ? POLLOUT : POLLIN };
     for (;;) {
         struct gr__fdop op;
         memset(&op, 0, sizeof op);
@@ -346,36 +314,18 @@ int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx, int64_t extra, unsig
                 return -ETIME;
             }
         }
-        struct gr__ring *r = gr__io_ring_lock();
-        if (!r) {
+        op.iop.req = poll_first ? &pollreq : req;
+        op.iop.deadline = eff;
+        op.armed = eff;
+        err = gr__netpoll_be->submit(&op.iop);
+        if (err) {
             gr__unlock(&d->lock);
-            return -EPERM;
+            return err;
         }
-        struct io_uring_sqe *sqe = gr__io_get_sqe(r, &op.iop, 0);
-        bool link = eff >= 0;
-        if (poll_first) {
-            io_uring_prep_poll_add(sqe, fd, dir == GR__DIR_WRITE ? POLLOUT : POLLIN);
-        } else {
-            prep(sqe, fd, ctx, eff);
-            if (flags & GR__OP_NOLINK) {
-                link = false;
-                op.armed = eff;   /* prep's own timeout ends it by eff */
-            }
-        }
-        if (link) {
-            sqe->flags |= IOSQE_IO_LINK;
-            gr__ts_abs(&op.ts, eff);
-            struct io_uring_sqe *lt = gr__io_get_sqe(r, &op.iop, 1);
-            io_uring_prep_link_timeout(lt, &op.ts, IORING_TIMEOUT_ABS);
-            op.armed = eff;
-            op.iop.on_cqe = link_lost;
-        }
-        gr__io_ring_unlock(r);
         ops_add(d, &op);
         gr__unlock(&d->lock);
 
-        int res = gr__io_wait(&op.iop);
-        guard_stop(&op);
+        int res = gr__netpoll_be->wait(&op.iop);
 
         bool wake_thread;
         fd_lock(d);
@@ -421,18 +371,18 @@ static bool direct_enabled(void)
     return v;
 }
 
-int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep, void *ctx,
+int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, struct gr__ioreq *req,
                      int64_t extra, unsigned flags)
 {
     if (!direct_enabled())
-        return gr__fd_op(fd, dir, prep, ctx, extra, flags);
+        return gr__fd_op(fd, dir, req, extra, flags);
     if (!gr__getg())
         return -EPERM;
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return -EBADF;
     struct gr__fdop op;
-    memset(&op, 0, sizeof op);   /* iop.ring NULL: gr__io_cancel leaves it alone */
+    memset(&op, 0, sizeof op);   /* iop.poller NULL: op_cancel leaves it alone */
     op.dir = (uint8_t)dir;
     op.armed = -1;
     int err = fd_lock_for_op(d, flags);
@@ -446,7 +396,7 @@ int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep, vo
     ops_add(d, &op);
     gr__unlock(&d->lock);
 
-    ssize_t res = direct(fd, ctx);
+    ssize_t res = direct(fd, req);
 
     bool wake_thread;
     fd_lock(d);
@@ -457,35 +407,25 @@ int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep, vo
     wake_closer(d, closer, wake_thread);
     if (res != -EAGAIN || (flags & GR__OP_NOWAIT))
         return (int)res;
-    return gr__fd_op(fd, dir, prep, ctx, extra, flags);
+    return gr__fd_op(fd, dir, req, extra, flags);
 }
 
-int gr__io_op(gr__prep_fn prep, void *ctx, int64_t deadline)
+int gr__io_op(struct gr__ioreq *req, int64_t deadline)
 {
     if (!gr__getg())
         return -EPERM;
     if (deadline >= 0 && deadline <= gr__nanotime())
         return -ETIME;
-    struct gr__fdop op;
+    struct gr__iop op;
     memset(&op, 0, sizeof op);
-    struct gr__ring *r = gr__io_ring_lock();
-    if (!r)
-        return -EPERM;
-    struct io_uring_sqe *sqe = gr__io_get_sqe(r, &op.iop, 0);
-    prep(sqe, -1, ctx, deadline);
-    if (deadline >= 0) {
-        sqe->flags |= IOSQE_IO_LINK;
-        gr__ts_abs(&op.ts, deadline);
-        struct io_uring_sqe *lt = gr__io_get_sqe(r, &op.iop, 1);
-        io_uring_prep_link_timeout(lt, &op.ts, IORING_TIMEOUT_ABS);
-        op.armed = deadline;
-        op.iop.on_cqe = link_lost;
-    }
-    gr__io_ring_unlock(r);
-    int res = gr__io_wait(&op.iop);
-    guard_stop(&op);
+    op.req = req;
+    op.deadline = deadline;
+    int res = gr__netpoll_be->submit(&op);
+    if (res)
+        return res;
+    res = gr__netpoll_be->wait(&op);
     if ((res == -ECANCELED || res == -EINTR) && deadline >= 0 &&
-        (op.iop.aux_res == -ETIME || gr__nanotime() >= deadline))
+        (op.expired || gr__nanotime() >= deadline))
         return -ETIME;
     return res;
 }
@@ -702,4 +642,4 @@ __attribute__((constructor)) static void fd_register_hooks(void)
     gr__register_hooks(&fd_hooks);
 }
 
-_Static_assert(offsetof(struct gr__fdop, iop) == 0, "link_lost casts a gr__iop to its gr__fdop");
+

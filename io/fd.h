@@ -1,28 +1,45 @@
 /*
- * io/fd.h: the per-fd descriptor and the op engine shared by io/ops.c,
- * io/net.c and io/futex.c (private to io/).
+ * io/fd.h: the per-fd descriptor and the neutral op engine shared by
+ * io/ops.c, io/net.c and io/futex.c (private to io/). Backend-neutral: the
+ * poller backend (core/netpoll.h, gr__netpoll_be) carries each request.
  *
  * Every goroutine-blocking I/O call on an fd goes through gr__fd_op: it
- * takes the fd's descriptor (Go's pollDesc + fdMutex in one), fills the
- * op's SQE (and a linked timeout for a deadline) on the current P's ring
- * while holding the descriptor lock, records the op in the descriptor,
- * parks in gr__io_wait, and unrecords it. Holding the descriptor lock
- * while the SQE is filled is what lets gr_close and gr_set_deadline see
- * every op that is (or is about to be) in the kernel: an op is either
- * recorded with its SQE already in a ring, or has not looked at the
- * descriptor yet (and will see `closing` / the new deadline when it does).
+ * takes the fd's descriptor (Go's pollDesc + fdMutex in one), submits the
+ * op to the backend (submit: the ring fills the SQE and a linked timeout
+ * for a deadline; epoll records a waiter) while holding the descriptor
+ * lock, records the op in the descriptor, waits (backend wait), and
+ * unrecords it. Submitting under the descriptor lock is what lets gr_close
+ * and gr_set_deadline see every op that is (or is about to be) in flight:
+ * an op is either recorded with its request already handed to the
+ * backend, or has not looked at the descriptor yet (and will see
+ * `closing` / the new deadline when it does).
  *
- * Lock order: gr__fd.setlock -> gr__fd.lock -> a ring's sq lock
+ * Rules every backend keeps for this layer (core/netpoll.h states them):
+ * - A cancel is requested before the backend's cancel() returns: the ring
+ *   submits its ASYNC_CANCEL at once, never deferred (io cancels under the
+ *   fd lock with the op alive; a deferred cancel could hit a later op that
+ *   reused the stack address).
+ * - An op whose deadline ended it comes back -ECANCELED (or -ETIME) with
+ *   iop.expired; the engine decides what the caller sees from the
+ *   descriptor's state (closing, deadline passed, moved: resubmit).
+ * - gr__timer callbacks run without a heap lock (the deadline callback
+ *   takes the fd lock and, through cancel, a poller's lock).
+ *
+ * The runtime's identity for descriptors is gr__runtime_epoch() (its start
+ * time): a descriptor locked under another runtime (or none) than the one
+ * that recorded its ops forgets them (see fd_lock in io/fd.c).
+ *
+ * Lock order: gr__fd.setlock -> gr__fd.lock -> a poller's submit lock
  *             gr__fd.setlock -> a P's timer heap lock (gr__timer_start)
  * gr__timer_start/stop are never called with gr__fd.lock held; the
- * deadline timer's callback takes gr__fd.lock (and so a ring's sq lock
- * through gr__io_cancel) and nothing else.
+ * deadline timer's callback takes gr__fd.lock (and so a poller's lock
+ * through cancel) and nothing else.
  */
 #ifndef GR_IO_FD_H
 #define GR_IO_FD_H
 
 #include "core/runtime.h"
-#include "io/ring.h"
+#include "core/netpoll.h"
 #include <goring/io.h>
 
 /* Direction of an op, for deadlines. 0: no deadline applies. */
@@ -34,7 +51,6 @@ enum { GR__KIND_UNKNOWN = 0, GR__KIND_SOCKET = 1, GR__KIND_OTHER = 2 };
 
 /* Flags for gr__fd_op. */
 enum {
-    GR__OP_NOLINK   = 1 << 0,  /* prep arms its own timeout: no LINK_TIMEOUT */
     GR__OP_NOWAIT   = 1 << 1,  /* caller asked for non-blocking: -EAGAIN is final */
     GR__OP_READ_END = 1 << 2,  /* a read: honours the sticky peer-reset state */
 };
@@ -45,15 +61,9 @@ struct gr__fd;
 struct gr__fdop {
     struct gr__iop iop;
     struct gr__fdop *next, *prev;   /* (fd lock) in fd->ops */
-    int64_t armed;                  /* deadline its LINK_TIMEOUT fires at, -1 none */
+    int64_t armed;                  /* deadline the backend ends it at, -1 none */
     uint8_t dir;
     uint8_t why;                    /* (fd lock) GR__WHY_* */
-    struct __kernel_timespec ts;    /* the linked timeout's time; read at submit */
-    /* A LINK_TIMEOUT that reached the kernel without its op (-EINVAL: the
-     * SQ was flushed between the two SQEs) is replaced by this timer,
-     * started by the reaper (see link_lost in io/fd.c). */
-    struct gr__timer guard;
-    _Atomic bool guard_armed;
 };
 
 struct gr__fdtimer {
@@ -84,10 +94,6 @@ struct gr__fd {
     _Atomic uint32_t closer_word;   /* 0 waiting, 1 released (futex word) */
 };
 
-/* Fills the op's main SQE. deadline: the absolute time (gr__nanotime) the
- * op must end by, -1 none (only GR__OP_NOLINK preps use it). */
-typedef void (*gr__prep_fn)(struct io_uring_sqe *sqe, int fd, void *ctx, int64_t deadline);
-
 /* The descriptor of fd, created on first use; NULL for fd out of range. */
 GR_HIDDEN struct gr__fd *gr__fd_get(int fd);
 /* The descriptor if it was ever created, else NULL (no allocation). */
@@ -101,10 +107,11 @@ GR_HIDDEN int gr__fd_kind(int fd);
 GR_HIDDEN void gr__fd_forget_kind(int fd);
 
 /*
- * gr__fd_op: run one op on fd through the current P's ring and wait.
+ * gr__fd_op: run one request on fd (req->fd is set here) through the
+ * current P's poller and wait.
  * dir selects the deadline that applies; extra (absolute, -1 none) is an
  * additional deadline of the call itself (poll's timeout, dial's timeout).
- * Returns the CQE's res (>= 0 or -errno), or:
+ * Returns the request's result (>= 0 or -errno), or:
  *   -EPERM      outside a goroutine
  *   -EBADF      fd < 0 or beyond the descriptor table
  *   -ECANCELED  gr_close of fd began before or during the op
@@ -112,26 +119,25 @@ GR_HIDDEN void gr__fd_forget_kind(int fd);
  *   -ETIME      extra passed (the caller maps it)
  *   -ECONNRESET a read (GR__OP_READ_END) after the peer reset
  * A cancel that was neither (the deadline was moved later) resubmits.
- * -EAGAIN (an O_NONBLOCK fd) waits for readiness with a poll and retries,
- * unless GR__OP_NOWAIT.
+ * -EAGAIN (an O_NONBLOCK fd) waits for readiness with a POLL request and
+ * retries, unless GR__OP_NOWAIT.
  */
-GR_HIDDEN int gr__fd_op(int fd, int dir, gr__prep_fn prep, void *ctx,
-                        int64_t extra, unsigned flags);
+GR_HIDDEN int gr__fd_op(int fd, int dir, struct gr__ioreq *req, int64_t extra, unsigned flags);
 
-/* A non-blocking attempt made before the ring (a send that usually fits
+/* A non-blocking attempt made before the poller (a send that usually fits
  * the socket buffer): returns the result, or -EAGAIN to go through the
- * ring. Runs with the op recorded in the descriptor (so gr_close waits
+ * poller. Runs with the op recorded in the descriptor (so gr_close waits
  * for it) but nothing to cancel. */
-typedef ssize_t (*gr__direct_fn)(int fd, void *ctx);
+typedef ssize_t (*gr__direct_fn)(int fd, struct gr__ioreq *req);
 
 /* gr__fd_op with a direct attempt first when GRDEBUG=io_direct=1. */
-GR_HIDDEN int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, gr__prep_fn prep,
-                               void *ctx, int64_t extra, unsigned flags);
+GR_HIDDEN int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, struct gr__ioreq *req,
+                               int64_t extra, unsigned flags);
 
-/* An op not tied to an fd (openat, futex wait, sleeps): submit with an
- * optional absolute deadline (LINK_TIMEOUT), wait. -ETIME when it passed;
- * a cancel nobody asked for (a stale one) is returned as -ECANCELED. */
-GR_HIDDEN int gr__io_op(gr__prep_fn prep, void *ctx, int64_t deadline);
+/* A request not tied to an fd (openat, futex wait): submit with an
+ * optional absolute deadline, wait. -ETIME when it passed; a cancel nobody
+ * asked for (a stale one) is returned as -ECANCELED. */
+GR_HIDDEN int gr__io_op(struct gr__ioreq *req, int64_t deadline);
 
 /* gr_connect with an extra absolute deadline (-ETIME when it passed). */
 GR_HIDDEN int gr__connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t extra);
@@ -158,12 +164,6 @@ static inline int64_t gr__deadline_in(int64_t ns)
         return -1;
     int64_t now = gr__nanotime();
     return ns > INT64_MAX - now ? INT64_MAX : now + ns;
-}
-
-static inline void gr__ts_abs(struct __kernel_timespec *ts, int64_t when)
-{
-    ts->tv_sec = when / 1000000000;
-    ts->tv_nsec = when % 1000000000;
 }
 
 #endif

@@ -1,11 +1,12 @@
 /*
- * io/netpoll_uring.c: the io_uring poller, one ring per P.
+ * io/netpoll_uring.c: the io_uring backend of core/netpoll.h, one ring
+ * per P.
  *
- * Implements core/netpoll.h (what the scheduler calls) and io/ring.h (what
- * goroutine I/O calls). A goroutine fills SQEs on its P's ring and parks;
- * the M holding the P submits them in batches from the scheduler loop and
- * reaps completions there; an M with nothing to run blocks in its own
- * ring (io_uring_enter waiting for one CQE, timeout = its next timer).
+ * The op engine is submit-and-park: a goroutine fills its op's SQE (and a
+ * LINK_TIMEOUT for a deadline) on its P's ring and parks; the M holding
+ * the P submits them in batches from the scheduler loop and reaps
+ * completions there; an M with nothing to run blocks in its own ring
+ * (io_uring_enter waiting for one CQE, timeout = its next timer).
  *
  * Waking a blocked M (gr__netpoll_break): every ring keeps one read of its
  * own eventfd in flight; a write to the eventfd completes it. An eventfd
@@ -31,13 +32,17 @@
  * - The wake read's CQE has user_data GR_UD_WAKE; ignored CQEs (cancels)
  *   have user_data 0; every other user_data is a struct gr__iop pointer
  *   (8-aligned) with a tag in its low 3 bits.
- * - Descriptors handed to ring ops must be in blocking mode: io_uring
- *   returns -EAGAIN for O_NONBLOCK files instead of waiting.
+ * - An op's SQE and its LINK_TIMEOUT are filled under one sqlock hold
+ *   with room for both made first, so they always reach the kernel in one
+ *   submission (a chain split across two would end at the first).
+ * - A user-data tag (low 3 bits): 0 the op's request, 1 its linked timeout.
+ * - Descriptors reach ring ops in blocking mode: io_uring returns -EAGAIN
+ *   for O_NONBLOCK files instead of waiting (io/fd.c then polls).
  */
 #include "core/netpoll.h"
-#include "core/sched.h"
-#include "io/ring.h"
 #include <errno.h>
+#include <liburing.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,29 +55,48 @@
 #define GR_UD_WAKE 8ULL
 #define GR_SQ_DEFAULT 256
 #define GR_BATCH 8
+#define GR_DEFER_POLLS 4        /* a deferred SQE waits at most this many polls */
 
 #ifndef IORING_OP_FUTEX_WAIT
 #define IORING_OP_FUTEX_WAIT 51
 #endif
+#ifndef FUTEX_BITSET_MATCH_ANY
+#define FUTEX_BITSET_MATCH_ANY 0xffffffff
+#endif
+
+_Static_assert(sizeof(struct io_uring_sqe) == 64, "io_uring_sqe is the kernel's 64-byte SQE");
+_Static_assert(offsetof(struct io_uring_sqe, addr3) == 48, "addr3 at the kernel's offset");
+_Static_assert(sizeof(((struct gr__iop *)0)->be.ts) == sizeof(struct __kernel_timespec),
+               "the op's timespec scratch is a __kernel_timespec");
 
 struct gr__ring {
     struct io_uring ring;
     gr__mutex sqlock;
     gr__mutex cqlock;
-    P *pp;
     int wakefd;
     uint64_t wakebuf;
     bool wake_armed;                /* (sqlock) the eventfd read is in flight */
     _Atomic bool wake_done;         /* its CQE was reaped: re-arm */
     uint32_t sq_pending;            /* (sqlock) SQEs not yet submitted */
-    uint32_t pending_tick;          /* (sqlock) P's schedtick at the first of them */
+    uint32_t pending_poll;          /* (sqlock) npolls at the first of them */
+    uint32_t npolls;                /* (owner M) polls of this ring */
     _Atomic int64_t inflight;
     _Atomic int64_t lastpoll;
     bool leak;                      /* drain gave up: never free (kernel may write) */
 };
 
-struct gr__io_features gr__io_features;
+/* Probed features of the kernel (set when P 0's ring is created). */
+static struct {
+    bool futex;            /* IORING_OP_FUTEX_WAIT/WAKE (6.7+) */
+    bool submit_all;
+    bool cancel_fd;        /* IORING_ASYNC_CANCEL_FD / ANY */
+} features;
 static _Atomic int64_t total_inflight;
+
+static inline struct gr__ring *ring_of(struct gr__poller *pl)
+{
+    return (struct gr__ring *)pl;
+}
 
 /* ---------- set-up ---------- */
 
@@ -114,50 +138,43 @@ static void report_setup_error(int err)
 
 static void probe_features(struct io_uring *ring)
 {
-    struct gr__io_features *f = &gr__io_features;
-    memset(f, 0, sizeof *f);
-    f->nodrop = ring->features & IORING_FEAT_NODROP;
-    f->ext_arg = ring->features & IORING_FEAT_EXT_ARG;
     struct io_uring_probe *p = io_uring_get_probe_ring(ring);
+    features.futex = features.cancel_fd = false;
     if (p) {
-        f->msg_ring = io_uring_opcode_supported(p, IORING_OP_MSG_RING);
-        f->link_timeout = io_uring_opcode_supported(p, IORING_OP_LINK_TIMEOUT);
         /* liburing 2.3's probe covers opcodes up to what the kernel reports;
          * FUTEX_WAIT (6.7) is past liburing's IORING_OP_LAST. */
-        f->futex = p->last_op >= IORING_OP_FUTEX_WAIT + 1 &&
-                   (p->ops[IORING_OP_FUTEX_WAIT].flags & IO_URING_OP_SUPPORTED);
-        /* SEND_ZC (6.0) implies cancel-by-fd/any (5.19) and multishot accept (5.19). */
-        f->cancel_fd = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
-        f->multishot_accept = f->cancel_fd;
-        f->buf_ring = f->cancel_fd;
+        features.futex = p->last_op >= IORING_OP_FUTEX_WAIT + 1 &&
+                         (p->ops[IORING_OP_FUTEX_WAIT].flags & IO_URING_OP_SUPPORTED);
+        /* SEND_ZC (6.0) implies cancel-by-fd/any (5.19). */
+        features.cancel_fd = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
         io_uring_free_probe(p);
     }
 }
 
-int gr__netpoll_init(P *pp)
+static int uring_init(int index, struct gr__poller **out)
 {
     struct gr__ring *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
     unsigned entries = gr__debug.sq_entries > 0 ? (unsigned)gr__debug.sq_entries : GR_SQ_DEFAULT;
+    if (entries < 2)
+        entries = 2;   /* an op and its linked timeout share one submission */
     struct io_uring_params params;
     memset(&params, 0, sizeof params);
-    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP;
+    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP | IORING_SETUP_CQSIZE;
     if (gr__debug.cq_entries > 0) {
-        params.flags |= IORING_SETUP_CQSIZE;
         params.cq_entries = (unsigned)gr__debug.cq_entries;
         if (entries > params.cq_entries)
             entries = params.cq_entries;
     } else {
-        params.flags |= IORING_SETUP_CQSIZE;
         params.cq_entries = entries * 16;
     }
     int ret = io_uring_queue_init_params(entries, &r->ring, &params);
+    bool submit_all = true;
     if (ret == -EINVAL) {
         params.flags &= ~IORING_SETUP_SUBMIT_ALL;
+        submit_all = false;
         ret = io_uring_queue_init_params(entries, &r->ring, &params);
-    } else {
-        gr__io_features.submit_all = true;
     }
     if (ret < 0) {
         report_setup_error(-ret);
@@ -171,47 +188,24 @@ int gr__netpoll_init(P *pp)
         free(r);
         return -e;
     }
-    if (pp->id == 0) {
-        bool sa = gr__io_features.submit_all;
+    if (index == 0) {
         probe_features(&r->ring);
-        gr__io_features.submit_all = sa;
-    }
-    r->pp = pp;
-    atomic_store(&r->lastpoll, gr__nanotime());
-    pp->poller = (struct gr__poller *)r;
-    if (pp->id == 0)
+        features.submit_all = submit_all;
         atomic_store(&total_inflight, 0);
+    }
+    atomic_store(&r->lastpoll, gr__nanotime());
+    *out = (struct gr__poller *)r;
     return 0;
 }
 
-static inline struct gr__ring *ring_of(P *pp)
+static void uring_destroy(struct gr__poller *pl)
 {
-    return (struct gr__ring *)pp->poller;
-}
-
-void gr__netpoll_destroy(P *pp)
-{
-    struct gr__ring *r = ring_of(pp);
-    if (!r)
-        return;
-    pp->poller = NULL;
+    struct gr__ring *r = ring_of(pl);
     if (r->leak)
         return;
     io_uring_queue_exit(&r->ring);
     close(r->wakefd);
     free(r);
-}
-
-struct gr__ring *gr__io_ring_of(int i)
-{
-    if (!gr__running() || i < 0 || i >= gr__sched.nprocs)
-        return NULL;
-    return ring_of(gr__sched.allp[i]);
-}
-
-int gr__io_nrings(void)
-{
-    return gr__running() ? gr__sched.nprocs : 0;
 }
 
 /* ---------- submitting (sqlock held) ---------- */
@@ -245,8 +239,8 @@ static struct io_uring_sqe *get_sqe_locked(struct gr__ring *r)
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&r->ring)))
         submit_locked(r);   /* SQ full: flush and retry, never an error */
-    if (r->sq_pending++ == 0 && r->pp->m)
-        r->pending_tick = r->pp->schedtick;
+    if (r->sq_pending++ == 0)
+        r->pending_poll = r->npolls;
     return sqe;
 }
 
@@ -261,49 +255,120 @@ static void arm_wake_locked(struct gr__ring *r)
     r->wake_armed = true;
 }
 
-struct gr__ring *gr__io_ring_lock(void)
+/* An SQE for op with tag (0: its request, 1: its linked timeout). */
+static struct io_uring_sqe *op_sqe(struct gr__ring *r, struct gr__iop *op, unsigned tag)
 {
-    M *mp = gr__getm();
-    if (!mp || !mp->curg || !mp->p)
-        return NULL;
-    struct gr__ring *r = ring_of(mp->p);
-    gr__lock(&r->sqlock);
-    return r;
-}
-
-void gr__io_ring_unlock(struct gr__ring *r)
-{
-    gr__unlock(&r->sqlock);
-}
-
-struct io_uring_sqe *gr__io_get_sqe(struct gr__ring *r, struct gr__iop *op, unsigned tag)
-{
-    /* An op's main SQE and its linked timeout go in one submission: make
-     * room for both before the first. */
-    if (tag == 0 && io_uring_sq_space_left(&r->ring) < 2)
-        submit_locked(r);
     struct io_uring_sqe *sqe = get_sqe_locked(r);
-    if (!op->g) {
-        op->g = gr__getg();
-        op->ring = r;
-    }
     atomic_fetch_add_explicit(&op->pending, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->inflight, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&total_inflight, 1, memory_order_seq_cst);
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | (tag & 7u));
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | tag);
     return sqe;
 }
 
-struct io_uring_sqe *gr__io_get_sqe_nocqe(struct gr__ring *r)
+/* Fill sqe with req (not SLEEP; an opcode the ring has). */
+static void prep(struct io_uring_sqe *sqe, struct gr__ioreq *a)
 {
-    struct io_uring_sqe *sqe = get_sqe_locked(r);
-    io_uring_sqe_set_data64(sqe, GR_UD_IGNORE);
-    return sqe;
+    switch (a->opcode) {
+    case GR__OPC_READ:
+        io_uring_prep_read(sqe, a->fd, a->buf, a->len, a->off);
+        break;
+    case GR__OPC_WRITE:
+        io_uring_prep_write(sqe, a->fd, a->cbuf, a->len, a->off);
+        break;
+    case GR__OPC_READV:
+        io_uring_prep_readv(sqe, a->fd, a->iov, (unsigned)a->iovcnt, a->off);
+        break;
+    case GR__OPC_WRITEV:
+        io_uring_prep_writev(sqe, a->fd, a->iov, (unsigned)a->iovcnt, a->off);
+        break;
+    case GR__OPC_RECV:
+        io_uring_prep_recv(sqe, a->fd, a->buf, a->len, a->flags);
+        break;
+    case GR__OPC_SEND:
+        io_uring_prep_send(sqe, a->fd, a->cbuf, a->len, a->flags);
+        break;
+    case GR__OPC_RECVMSG:
+        io_uring_prep_recvmsg(sqe, a->fd, a->msg, (unsigned)a->flags);
+        break;
+    case GR__OPC_SENDMSG:
+        io_uring_prep_sendmsg(sqe, a->fd, a->cmsg, (unsigned)a->flags);
+        break;
+    case GR__OPC_ACCEPT:
+        io_uring_prep_accept(sqe, a->fd, a->addr, a->alen, a->flags);
+        break;
+    case GR__OPC_CONNECT:
+        if (a->attempts++ == 0) {
+            io_uring_prep_connect(sqe, a->fd, a->caddr, a->clen);
+            a->polled = false;
+        } else {
+            /* A CONNECT resubmitted on a socket already connecting would say
+             * EALREADY: wait for the handshake's end instead (Go's way). */
+            io_uring_prep_poll_add(sqe, a->fd, POLLOUT);
+            a->polled = true;
+        }
+        break;
+    case GR__OPC_POLL:
+        io_uring_prep_poll_add(sqe, a->fd, (unsigned)(unsigned short)a->flags);
+        break;
+    case GR__OPC_FSYNC:
+        io_uring_prep_fsync(sqe, a->fd, 0);
+        break;
+    case GR__OPC_OPENAT:
+        io_uring_prep_openat(sqe, a->fd, (const char *)a->cbuf, a->flags, (mode_t)a->off);
+        break;
+    case GR__OPC_FUTEX_WAIT:
+        /* liburing 2.3 has neither the opcode nor a helper: the kernel ABI
+         * (include/uapi/linux/io_uring.h, io_uring/futex.c): fd = futex2
+         * flags, addr = the word, addr2 = the expected value, addr3 = the
+         * bitset mask; len, rw_flags, buf_index, file_index 0. */
+        io_uring_prep_rw(IORING_OP_FUTEX_WAIT, sqe, a->flags, a->addr32, 0, a->val);
+        sqe->addr3 = FUTEX_BITSET_MATCH_ANY;
+        break;
+    default:
+        gr__throwf("io_uring: bad op code %d", a->opcode);
+    }
 }
 
-void gr__io_ring_submit(struct gr__ring *r)
+static int uring_submit(struct gr__iop *op)
 {
-    submit_locked(r);
+    struct gr__poller *pl = gr__netpoll_current();
+    if (!pl)
+        return -EPERM;
+    struct gr__ring *r = ring_of(pl);
+    struct gr__ioreq *a = op->req;
+    if (a->opcode == GR__OPC_FUTEX_WAIT && !features.futex)
+        return -ENOSYS;
+    int64_t dl = op->deadline;
+    bool link = dl >= 0 && a->opcode != GR__OPC_SLEEP;
+    op->g = gr__getg();
+    op->poller = pl;
+    gr__lock(&r->sqlock);
+    /* The request and its linked timeout go in one submission: room for
+     * both before the first. */
+    if (io_uring_sq_space_left(&r->ring) < 2)
+        submit_locked(r);
+    struct io_uring_sqe *sqe = op_sqe(r, op, 0);
+    if (a->opcode == GR__OPC_SLEEP) {
+        /* Until wake, or the deadline if sooner: one TIMEOUT, no link. */
+        int64_t when = a->wake;
+        if (dl >= 0 && dl < when)
+            when = dl;
+        op->be.ts.tv_sec = when / 1000000000;
+        op->be.ts.tv_nsec = when % 1000000000;
+        io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&op->be.ts, 0, IORING_TIMEOUT_ABS);
+    } else {
+        prep(sqe, a);
+    }
+    if (link) {
+        sqe->flags |= IOSQE_IO_LINK;
+        op->be.ts.tv_sec = dl / 1000000000;
+        op->be.ts.tv_nsec = dl % 1000000000;
+        io_uring_prep_link_timeout(op_sqe(r, op, 1), (struct __kernel_timespec *)&op->be.ts,
+                                   IORING_TIMEOUT_ABS);
+    }
+    gr__unlock(&r->sqlock);
+    return 0;
 }
 
 static bool iop_park(G *gp, void *arg)
@@ -315,21 +380,21 @@ static bool iop_park(G *gp, void *arg)
                                                    memory_order_acquire);
 }
 
-int32_t gr__io_wait(struct gr__iop *op)
+static int32_t uring_wait(struct gr__iop *op)
 {
     if (atomic_load_explicit(&op->state, memory_order_acquire) != GR_IOP_DONE)
         gr__park(iop_park, op, GR_WAIT_IO);
     return op->res;
 }
 
-void gr__io_cancel(struct gr__iop *op)
+static void uring_cancel(struct gr__iop *op)
 {
-    struct gr__ring *r = op->ring;
+    struct gr__ring *r = op->poller ? ring_of(op->poller) : NULL;
     if (!r || atomic_load_explicit(&op->state, memory_order_acquire) == GR_IOP_DONE)
         return;
     gr__lock(&r->sqlock);
     struct io_uring_sqe *sqe = get_sqe_locked(r);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, gr__io_features.cancel_fd ? IORING_ASYNC_CANCEL_ALL : 0);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, features.cancel_fd ? IORING_ASYNC_CANCEL_ALL : 0);
     io_uring_sqe_set_data64(sqe, GR_UD_IGNORE);
     submit_locked(r);
     gr__unlock(&r->sqlock);
@@ -348,24 +413,17 @@ static int complete_one(struct gr__ring *r, const struct io_uring_cqe *cqe, G **
         return 0;
     }
     struct gr__iop *op = (struct gr__iop *)(uintptr_t)(ud & ~7ULL);
-    unsigned tag = (unsigned)(ud & 7);
-    if (op->on_cqe)
-        op->on_cqe(op, cqe);
-    if (tag == 0) {
+    if ((ud & 7) == 0)
         op->res = cqe->res;
-        op->cqe_flags = cqe->flags;
-    } else if (tag == 1) {
-        op->aux_res = cqe->res;
-    }
-    if (cqe->flags & IORING_CQE_F_MORE)
-        return 0;   /* multishot: more CQEs to come for this request */
+    else if (cqe->res == -ETIME)
+        op->expired = true;   /* the linked timeout fired */
     int n = 0;
     if (atomic_fetch_sub_explicit(&op->pending, 1, memory_order_acq_rel) == 1) {
         G *gp = op->g;
         uint32_t prev = atomic_exchange_explicit(&op->state, GR_IOP_DONE, memory_order_acq_rel);
         /* op may be gone from here on: its goroutine can run now. */
         if (prev == GR_IOP_PARKED && list) {
-            gr__ready_list_add(gp, list);
+            gr__netpoll_ready_add(gp, list);
             n = 1;
         }
     }
@@ -407,26 +465,18 @@ static int reap_locked(struct gr__ring *r, G **list, unsigned max)
 
 /* ---------- the scheduler's side ---------- */
 
-int gr__netpoll(P *pp, int64_t delay_ns, G **list)
+static int uring_poll(struct gr__poller *pl, unsigned budget, int64_t timeout_ns, unsigned flags, G **list)
 {
-    struct gr__ring *r = ring_of(pp);
-    if (!r)
-        return 0;
-    *list = NULL;
-    bool blocking = delay_ns >= 0 ? delay_ns != 0 : delay_ns == -1;
-    bool lazy = delay_ns == GR_NETPOLL_LAZY || delay_ns == GR_NETPOLL_SUBMIT;
-    /* Never reap more than half the P's run queue can take: what the queue
-     * cannot hold would spill to the global queue, out of order. */
-    uint32_t qlen = gr__runqlen(pp);
-    unsigned budget = qlen < GR_RUNQ_SIZE / 2 ? GR_RUNQ_SIZE / 2 - qlen : 0;
-    if (budget == 0 && delay_ns != GR_NETPOLL_SUBMIT)
-        budget = 1;
-    /* Submit. delay -2: lazily, only a batch or an old request. The racy
-     * read of sq_pending is fine: only this P's goroutines queue SQEs
-     * without submitting (others submit under the lock at once). */
+    struct gr__ring *r = ring_of(pl);
+    bool blocking = timeout_ns != 0;
+    bool defer = (flags & GR_NETPOLL_DEFER) && !blocking;
+    r->npolls++;
+    /* Submit: deferred, only a batch or an old request. The racy read of
+     * sq_pending is fine: only this P's goroutines queue SQEs without
+     * submitting (others submit under the lock at once). */
     if (r->sq_pending || blocking) {
         gr__lock(&r->sqlock);
-        if (!lazy || r->sq_pending >= GR_BATCH || pp->schedtick - r->pending_tick >= 4)
+        if (!defer || r->sq_pending >= GR_BATCH || r->npolls - r->pending_poll >= GR_DEFER_POLLS)
             submit_locked(r);
         if (blocking) {
             arm_wake_locked(r);
@@ -434,15 +484,15 @@ int gr__netpoll(P *pp, int64_t delay_ns, G **list)
         }
         gr__unlock(&r->sqlock);
     }
-    /* Reap; an empty CQ (the common case between completions) costs two
-     * loads and no lock. */
-    int n = 0;
-    if (delay_ns == GR_NETPOLL_SUBMIT) {
+    if (budget == 0) {
         /* Deferred on purpose: tell sysmon this ring is not forgotten. */
-        if ((pp->schedtick & 63) == 0)
+        if ((r->npolls & 63) == 0)
             atomic_store_explicit(&r->lastpoll, gr__nanotime(), memory_order_relaxed);
         return 0;
     }
+    /* Reap; an empty CQ (the common case between completions) costs two
+     * loads and no lock. */
+    int n = 0;
     if (io_uring_cq_ready(&r->ring) || io_uring_cq_has_overflow(&r->ring)) {
         gr__lock(&r->cqlock);
         n = reap_locked(r, list, budget);
@@ -453,51 +503,45 @@ int gr__netpoll(P *pp, int64_t delay_ns, G **list)
     /* The wake read completed: a break came in since it was armed. */
     if (atomic_load_explicit(&r->wake_done, memory_order_acquire))
         return 0;
-    if (atomic_load_explicit(&gr__sched.shutdown, memory_order_acquire))
+    if (gr__netpoll_shutting_down())
         return 0;
     /* Block for one completion (or the wake read). */
     struct io_uring_cqe *cqe;
-    int ret;
     gr__stat_add_io(0, 0, 1);
-    if (delay_ns > 0) {
-        struct __kernel_timespec ts = {.tv_sec = delay_ns / 1000000000, .tv_nsec = delay_ns % 1000000000};
-        ret = io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
+    if (timeout_ns != GR_NETPOLL_FOREVER) {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+        io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
     } else {
-        ret = io_uring_wait_cqe(&r->ring, &cqe);
+        io_uring_wait_cqe(&r->ring, &cqe);
     }
-    (void)ret;   /* -ETIME, -EINTR: fine, reap whatever is there */
+    /* -ETIME, -EINTR: fine, reap whatever is there */
     gr__lock(&r->cqlock);
     n = reap_locked(r, list, budget);
     gr__unlock(&r->cqlock);
     return n;
 }
 
-void gr__netpoll_break(P *pp)
+static void uring_break(struct gr__poller *pl)
 {
-    struct gr__ring *r = ring_of(pp);
-    if (!r)
-        return;
     uint64_t one = 1;
-    ssize_t w = write(r->wakefd, &one, sizeof one);
+    ssize_t w = write(ring_of(pl)->wakefd, &one, sizeof one);
     (void)w;
 }
 
-bool gr__netpoll_busy(P *pp)
+static bool uring_busy(struct gr__poller *pl)
 {
-    struct gr__ring *r = ring_of(pp);
-    return r && atomic_load_explicit(&r->inflight, memory_order_seq_cst) > 0;
+    return atomic_load_explicit(&ring_of(pl)->inflight, memory_order_seq_cst) > 0;
 }
 
-int64_t gr__netpoll_inflight(void)
+static int64_t uring_inflight(void)
 {
     return atomic_load_explicit(&total_inflight, memory_order_seq_cst);
 }
 
-int gr__netpoll_reap_remote(P *pp, G **list)
+static int uring_reap_remote(struct gr__poller *pl, G **list)
 {
-    struct gr__ring *r = ring_of(pp);
-    *list = NULL;
-    if (!r || !gr__trylock(&r->cqlock))
+    struct gr__ring *r = ring_of(pl);
+    if (!gr__trylock(&r->cqlock))
         return 0;
     bool had_wake = r->wake_armed && !atomic_load_explicit(&r->wake_done, memory_order_acquire);
     int n = reap_locked(r, list, UINT32_MAX);
@@ -509,34 +553,21 @@ int gr__netpoll_reap_remote(P *pp, G **list)
         arm_wake_locked(r);
         submit_locked(r);
         gr__unlock(&r->sqlock);
-        gr__netpoll_break(pp);
+        uring_break(pl);
     }
     return n;
 }
 
-int64_t gr__netpoll_lastpoll(P *pp)
+static int64_t uring_lastpoll(struct gr__poller *pl)
 {
-    struct gr__ring *r = ring_of(pp);
-    return r ? atomic_load_explicit(&r->lastpoll, memory_order_relaxed) : 0;
-}
-
-void gr__netpoll_flush(P *pp)
-{
-    struct gr__ring *r = ring_of(pp);
-    if (!r || !r->sq_pending)
-        return;
-    gr__lock(&r->sqlock);
-    submit_locked(r);
-    gr__unlock(&r->sqlock);
+    return atomic_load_explicit(&ring_of(pl)->lastpoll, memory_order_relaxed);
 }
 
 /* Teardown: cancel everything (the wake read included) and reap until no
  * goroutine op is owed, so no completion lands in freed memory. */
-void gr__netpoll_drain(P *pp)
+static void uring_drain(struct gr__poller *pl)
 {
-    struct gr__ring *r = ring_of(pp);
-    if (!r)
-        return;
+    struct gr__ring *r = ring_of(pl);
     /* Each cancel's own CQE ends a wait at once, so bound by time, not
      * rounds: the submitting threads need a moment to run task work. */
     int64_t deadline = gr__nanotime() + 5LL * 1000 * 1000 * 1000;
@@ -550,7 +581,7 @@ void gr__netpoll_drain(P *pp)
         /* An eventfd read punted to an io-wq worker may not be cancellable
          * at once: complete it instead. */
         if (r->wake_armed && !atomic_load(&r->wake_done))
-            gr__netpoll_break(pp);
+            uring_break(pl);
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
         struct io_uring_cqe *cqe;
         io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
@@ -569,3 +600,19 @@ void gr__netpoll_drain(P *pp)
             r->wake_armed && !atomic_load(&r->wake_done) ? " (and the ring's wake-up read)" : "");
     r->leak = true;   /* keep the ring and its buffers: the kernel may still write */
 }
+
+const struct gr__netpoll_backend gr__netpoll_uring = {
+    .name = "uring",
+    .init = uring_init,
+    .drain = uring_drain,
+    .destroy = uring_destroy,
+    .poll = uring_poll,
+    .brk = uring_break,
+    .busy = uring_busy,
+    .inflight = uring_inflight,
+    .reap_remote = uring_reap_remote,
+    .lastpoll = uring_lastpoll,
+    .submit = uring_submit,
+    .wait = uring_wait,
+    .cancel = uring_cancel,
+};

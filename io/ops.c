@@ -1,17 +1,18 @@
 /*
- * io/ops.c: goroutine-blocking I/O calls, each one io_uring request run
- * through the op engine (io/fd.c), which applies the fd's deadline,
- * close-cancellation and retries.
+ * io/ops.c: goroutine-blocking I/O calls, each one request (struct
+ * gr__ioreq, core/netpoll.h) run through the op engine (io/fd.c), which
+ * applies the fd's deadline, close-cancellation and retries; the poller
+ * backend carries it out.
  *
  * Choices (docs/DESIGN.md, "I/O", has the reasons):
- * - Writes to a socket go out as IORING_OP_SEND / SENDMSG with
- *   MSG_NOSIGNAL; writes to anything else as WRITE / WRITEV with SIGPIPE
+ * - Writes to a socket go out as SEND / SENDMSG with MSG_NOSIGNAL;
+ *   writes to anything else as WRITE / WRITEV with SIGPIPE
  *   ignored process-wide (gr__io_sigpipe_once), so SIGPIPE never fires.
  * - Reads honour a sticky peer-reset flag: the kernel reports ECONNRESET
  *   once and then EOF; Go's contract (and ours) is ECONNRESET on every
  *   later read.
  * - accept retries ECONNABORTED and backs off on EMFILE/ENFILE with an
- *   IORING_OP_TIMEOUT recorded on the listener (so gr_close and the
+ *   SLEEP request recorded on the listener (so gr_close and the
  *   deadline still end it): 1 ms doubling to 100 ms, as net/http's server
  *   loop does (5 ms..1 s there; ours is shorter so a freed fd is used soon).
  */
@@ -25,131 +26,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* io_uring lengths are 32-bit; a shorter transfer is a legal result. */
+/* Request lengths are 32-bit (io_uring's); a shorter transfer is a legal result. */
 #define GR_IO_MAXLEN (1u << 30)
 
 static unsigned clamp_len(size_t n)
 {
     return n > GR_IO_MAXLEN ? GR_IO_MAXLEN : (unsigned)n;
-}
-
-struct rw {
-    int fd;
-    void *buf;
-    const void *cbuf;
-    unsigned len;
-    uint64_t off;
-    int flags;
-    const struct iovec *iov;
-    int iovcnt;
-    struct msghdr *msg;
-    const struct msghdr *cmsg;
-    struct sockaddr *addr;
-    const struct sockaddr *caddr;
-    socklen_t *alen;
-    socklen_t clen;
-    /* accept's backoff sleep */
-    int64_t wake;
-    struct __kernel_timespec ts;
-    /* connect: 0 first attempt, then poll for POLLOUT */
-    int attempts;
-    bool polled;
-};
-
-static void prep_read(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_read(sqe, fd, a->buf, a->len, a->off);
-}
-
-static void prep_write(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_write(sqe, fd, a->cbuf, a->len, a->off);
-}
-
-static void prep_recv(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_recv(sqe, fd, a->buf, a->len, a->flags);
-}
-
-static void prep_send(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_send(sqe, fd, a->cbuf, a->len, a->flags);
-}
-
-static void prep_readv(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_readv(sqe, fd, a->iov, (unsigned)a->iovcnt, a->off);
-}
-
-static void prep_writev(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_writev(sqe, fd, a->iov, (unsigned)a->iovcnt, a->off);
-}
-
-static void prep_recvmsg(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_recvmsg(sqe, fd, a->msg, (unsigned)a->flags);
-}
-
-static void prep_sendmsg(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_sendmsg(sqe, fd, a->cmsg, (unsigned)a->flags);
-}
-
-static void prep_accept(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_accept(sqe, fd, a->addr, a->alen, a->flags);
-}
-
-static void prep_fsync(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    io_uring_prep_fsync(sqe, fd, 0);
-}
-
-static void prep_poll(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_poll_add(sqe, fd, (unsigned)a->flags);
-}
-
-static void prep_connect(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    if (a->attempts++ == 0) {
-        io_uring_prep_connect(sqe, fd, a->caddr, a->clen);
-        a->polled = false;
-    } else {
-        /* A CONNECT resubmitted on a socket already connecting would say
-         * EALREADY: wait for the handshake's end instead (Go's way). */
-        io_uring_prep_poll_add(sqe, fd, POLLOUT);
-        a->polled = true;
-    }
-}
-
-/* Sleep until a->wake (or the deadline, if sooner): accept's backoff. */
-static void prep_sleep(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    int64_t when = a->wake;
-    if (dl >= 0 && dl < when)
-        when = dl;
-    gr__ts_abs(&a->ts, when);
-    io_uring_prep_timeout(sqe, &a->ts, 0, IORING_TIMEOUT_ABS);
-}
-
-static void prep_openat(struct io_uring_sqe *sqe, int fd, void *c, int64_t dl)
-{
-    struct rw *a = c;
-    io_uring_prep_openat(sqe, a->fd, (const char *)a->cbuf, a->flags, (mode_t)a->off);
 }
 
 /* ---------- sockets ---------- */
@@ -158,10 +40,10 @@ int gr_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return -EINVAL;
-    struct rw a = { .addr = addr, .alen = len, .flags = flags | SOCK_CLOEXEC };
+    struct gr__ioreq a = { .opcode = GR__OPC_ACCEPT, .addr = addr, .alen = len, .flags = flags | SOCK_CLOEXEC };
     int64_t backoff = 1000000;   /* 1 ms, doubling to 100 ms */
     for (;;) {
-        int res = gr__fd_op(fd, GR__DIR_READ, prep_accept, &a, -1, 0);
+        int res = gr__fd_op(fd, GR__DIR_READ, &a, -1, 0);
         if (res >= 0) {
             gr__fd_fresh(res, GR__KIND_SOCKET);
             return res;
@@ -170,9 +52,9 @@ int gr_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
             continue;
         if (res != -EMFILE && res != -ENFILE && res != -ENOBUFS && res != -ENOMEM)
             return res;
-        /* Out of fds: sleep on the ring, recorded on the listener, and retry. */
-        struct rw s = { .wake = gr__nanotime() + backoff };
-        int r = gr__fd_op(fd, GR__DIR_READ, prep_sleep, &s, -1, GR__OP_NOLINK);
+        /* Out of fds: sleep in the poller, recorded on the listener, and retry. */
+        struct gr__ioreq s = { .opcode = GR__OPC_SLEEP, .wake = gr__deadline_in(backoff) };
+        int r = gr__fd_op(fd, GR__DIR_READ, &s, -1, 0);
         if (r != -ETIME && r != 0)
             return r;   /* -ECANCELED (closed), -ETIMEDOUT (deadline), -EPERM */
         backoff = backoff * 2 > 100000000 ? 100000000 : backoff * 2;
@@ -181,15 +63,15 @@ int gr_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 int gr__connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t extra)
 {
-    struct rw a = { .caddr = addr, .clen = len };
-    int res = gr__fd_op(fd, GR__DIR_WRITE, prep_connect, &a, extra, 0);
+    struct gr__ioreq a = { .opcode = GR__OPC_CONNECT, .caddr = addr, .clen = len };
+    int res = gr__fd_op(fd, GR__DIR_WRITE, &a, extra, 0);
     if (res == -EINPROGRESS || res == -EALREADY)   /* an O_NONBLOCK socket's answer */
-        res = gr__fd_op(fd, GR__DIR_WRITE, prep_connect, &a, extra, 0);
+        res = gr__fd_op(fd, GR__DIR_WRITE, &a, extra, 0);
     if (res < 0)
         return res;
     if (!a.polled)
         return 0;
-    /* The op was a POLLOUT: the handshake's outcome is in SO_ERROR. */
+    /* The answer was a writability wait: the handshake's outcome is in SO_ERROR. */
     int err = 0;
     socklen_t l = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
@@ -206,16 +88,15 @@ static int gr_connect_impl(int fd, const struct sockaddr *addr, socklen_t len)
 
 ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
 {
-    struct rw a = { .buf = buf, .len = clamp_len(n), .flags = flags };
-    return gr__fd_op(fd, GR__DIR_READ, prep_recv, &a, -1,
+    struct gr__ioreq a = { .opcode = GR__OPC_RECV, .buf = buf, .len = clamp_len(n), .flags = flags };
+    return gr__fd_op(fd, GR__DIR_READ, &a, -1,
                      GR__OP_READ_END | ((flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0));
 }
 
 /* A send that fits the socket buffer completes without a park (Go writes
- * directly too); a full buffer (-EAGAIN) goes through the ring. */
-static ssize_t direct_send(int fd, void *c)
+ * directly too); a full buffer (-EAGAIN) goes through the poller. */
+static ssize_t direct_send(int fd, struct gr__ioreq *a)
 {
-    struct rw *a = c;
     int saved = *gr__errno_loc();
     ssize_t r = send(fd, a->cbuf, a->len, a->flags | MSG_DONTWAIT);
     if (r < 0)
@@ -226,8 +107,8 @@ static ssize_t direct_send(int fd, void *c)
 
 ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
 {
-    struct rw a = { .cbuf = buf, .len = clamp_len(n), .flags = flags | MSG_NOSIGNAL };
-    return gr__fd_op_direct(fd, GR__DIR_WRITE, direct_send, prep_send, &a, -1,
+    struct gr__ioreq a = { .opcode = GR__OPC_SEND, .cbuf = buf, .len = clamp_len(n), .flags = flags | MSG_NOSIGNAL };
+    return gr__fd_op_direct(fd, GR__DIR_WRITE, direct_send, &a, -1,
                             (flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0);
 }
 
@@ -235,8 +116,8 @@ ssize_t gr_recvmsg(int fd, struct msghdr *msg, int flags)
 {
     if (!msg)
         return -EFAULT;
-    struct rw a = { .msg = msg, .flags = flags };
-    return gr__fd_op(fd, GR__DIR_READ, prep_recvmsg, &a, -1,
+    struct gr__ioreq a = { .opcode = GR__OPC_RECVMSG, .msg = msg, .flags = flags };
+    return gr__fd_op(fd, GR__DIR_READ, &a, -1,
                      GR__OP_READ_END | ((flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0));
 }
 
@@ -244,8 +125,8 @@ ssize_t gr_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (!msg)
         return -EFAULT;
-    struct rw a = { .cmsg = msg, .flags = flags | MSG_NOSIGNAL };
-    return gr__fd_op(fd, GR__DIR_WRITE, prep_sendmsg, &a, -1,
+    struct gr__ioreq a = { .opcode = GR__OPC_SENDMSG, .cmsg = msg, .flags = flags | MSG_NOSIGNAL };
+    return gr__fd_op(fd, GR__DIR_WRITE, &a, -1,
                      (flags & MSG_DONTWAIT) ? GR__OP_NOWAIT : 0);
 }
 
@@ -253,8 +134,8 @@ ssize_t gr_sendmsg(int fd, const struct msghdr *msg, int flags)
 
 ssize_t gr_read(int fd, void *buf, size_t n)
 {
-    struct rw a = { .buf = buf, .len = clamp_len(n), .off = (uint64_t)-1 };
-    return gr__fd_op(fd, GR__DIR_READ, prep_read, &a, -1, GR__OP_READ_END);
+    struct gr__ioreq a = { .opcode = GR__OPC_READ, .buf = buf, .len = clamp_len(n), .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_READ, &a, -1, GR__OP_READ_END);
 }
 
 /* One write: SEND on a socket (MSG_NOSIGNAL), WRITE elsewhere. */
@@ -267,8 +148,8 @@ static ssize_t write_once(int fd, const void *buf, size_t n)
         gr__fd_forget_kind(fd);   /* the number was reused behind our back */
     }
     gr__io_sigpipe_once();
-    struct rw a = { .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)-1 };
-    return gr__fd_op(fd, GR__DIR_WRITE, prep_write, &a, -1, 0);
+    struct gr__ioreq a = { .opcode = GR__OPC_WRITE, .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_WRITE, &a, -1, 0);
 }
 
 static ssize_t gr_write_impl(int fd, const void *buf, size_t n)
@@ -313,8 +194,8 @@ ssize_t gr_readv(int fd, const struct iovec *iov, int n)
 {
     if (n < 0 || n > IOV_MAX)
         return -EINVAL;
-    struct rw a = { .iov = iov, .iovcnt = n, .off = (uint64_t)-1 };
-    return gr__fd_op(fd, GR__DIR_READ, prep_readv, &a, -1, GR__OP_READ_END);
+    struct gr__ioreq a = { .opcode = GR__OPC_READV, .iov = iov, .iovcnt = n, .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_READ, &a, -1, GR__OP_READ_END);
 }
 
 static ssize_t gr_writev_impl(int fd, const struct iovec *iov, int n)
@@ -334,16 +215,16 @@ static ssize_t gr_writev_impl(int fd, const struct iovec *iov, int n)
         gr__fd_forget_kind(fd);
     }
     gr__io_sigpipe_once();
-    struct rw a = { .iov = iov, .iovcnt = n, .off = (uint64_t)-1 };
-    return gr__fd_op(fd, GR__DIR_WRITE, prep_writev, &a, -1, 0);
+    struct gr__ioreq a = { .opcode = GR__OPC_WRITEV, .iov = iov, .iovcnt = n, .off = (uint64_t)-1 };
+    return gr__fd_op(fd, GR__DIR_WRITE, &a, -1, 0);
 }
 
 ssize_t gr_pread(int fd, void *buf, size_t n, off_t off)
 {
     if (off < 0)
         return -EINVAL;
-    struct rw a = { .buf = buf, .len = clamp_len(n), .off = (uint64_t)off };
-    return gr__fd_op(fd, GR__DIR_READ, prep_read, &a, -1, 0);
+    struct gr__ioreq a = { .opcode = GR__OPC_READ, .buf = buf, .len = clamp_len(n), .off = (uint64_t)off };
+    return gr__fd_op(fd, GR__DIR_READ, &a, -1, 0);
 }
 
 static ssize_t gr_pwrite_impl(int fd, const void *buf, size_t n, off_t off)
@@ -351,8 +232,8 @@ static ssize_t gr_pwrite_impl(int fd, const void *buf, size_t n, off_t off)
     if (off < 0)
         return -EINVAL;
     gr__io_sigpipe_once();
-    struct rw a = { .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)off };
-    return gr__fd_op(fd, GR__DIR_WRITE, prep_write, &a, -1, 0);
+    struct gr__ioreq a = { .opcode = GR__OPC_WRITE, .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)off };
+    return gr__fd_op(fd, GR__DIR_WRITE, &a, -1, 0);
 }
 
 /* ---------- files ---------- */
@@ -361,10 +242,10 @@ int gr_openat(int dfd, const char *path, int flags, mode_t mode)
 {
     if (!path)
         return -EFAULT;
-    struct rw a = { .fd = dfd, .cbuf = path, .flags = flags | O_CLOEXEC, .off = mode };
+    struct gr__ioreq a = { .opcode = GR__OPC_OPENAT, .fd = dfd, .cbuf = path, .flags = flags | O_CLOEXEC, .off = mode };
     int res;
     do
-        res = gr__io_op(prep_openat, &a, -1);
+        res = gr__io_op(&a, -1);
     while (res == -ECANCELED || res == -EINTR);   /* nobody cancels an open: stale */
     if (res >= 0)
         gr__fd_fresh(res, GR__KIND_UNKNOWN);
@@ -373,7 +254,8 @@ int gr_openat(int dfd, const char *path, int flags, mode_t mode)
 
 int gr_fsync(int fd)
 {
-    return gr__fd_op(fd, GR__DIR_NONE, prep_fsync, NULL, -1, 0);
+    struct gr__ioreq a = { .opcode = GR__OPC_FSYNC };
+    return gr__fd_op(fd, GR__DIR_NONE, &a, -1, 0);
 }
 
 static int gr_poll_impl(int fd, short events, int64_t timeout_ns)
@@ -391,8 +273,8 @@ static int gr_poll_impl(int fd, short events, int64_t timeout_ns)
             return -EBADF;
         return r > 0 ? p.revents : 0;
     }
-    struct rw a = { .flags = (unsigned short)events };
-    int r = gr__fd_op(fd, GR__DIR_NONE, prep_poll, &a, gr__deadline_in(timeout_ns), GR__OP_NOWAIT);
+    struct gr__ioreq a = { .opcode = GR__OPC_POLL, .flags = (unsigned short)events };
+    int r = gr__fd_op(fd, GR__DIR_NONE, &a, gr__deadline_in(timeout_ns), GR__OP_NOWAIT);
     if (r == -ETIME)
         return 0;
     if (r > 0 && (r & POLLNVAL))

@@ -21,7 +21,7 @@
  * parent leaves it armed: the firing is then a no-op, and free stops it.
  *
  * Invariants:
- * - Lock order: parent->lock before child->lock (cancel descends while
+ * - Lock order (core/lockrank.h): parent->lock before child->lock (cancel descends while
  *   holding each level) before any lock a watch takes (gr_sem's lock) before
  *   the channel's lock (gr_chan_close). Nothing takes a parent's lock while
  *   holding a child's: unlinking a child takes only the parent's.
@@ -120,6 +120,7 @@ static gr_ctx *ctx_new(gr_ctx *parent, int64_t deadline)
     gr_ctx *c = calloc(1, sizeof *c);
     if (!c)
         goto nomem;
+    gr__lock_init(&c->lock, GR__RANK_CTX);
     c->done = gr_chan_make(0, 0);
     if (!c->done)
         goto nomem;

@@ -24,7 +24,8 @@
  *   any shard, so the slot must be atomic anyway.
  * - shared[] and n: under lock; n is also read without the lock (relaxed)
  *   as a hint before stealing.
- * - lock is a leaf: new_fn and free_fn are never called under it.
+ * - lock is a leaf ("pool" in core/lockrank.h): new_fn and free_fn are
+ *   never called under it.
  * - A shard index is always reduced modulo nshards: the runtime may run with
  *   more Ps than the pool has shards (pool made before gr_main, or in an
  *   earlier runtime).
@@ -73,6 +74,8 @@ gr_pool *gr_pool_new(void *(*new_fn)(void *), void (*free_fn)(void *, void *), v
     p->free_fn = free_fn;
     p->arg = arg;
     p->nshards = (uint32_t)n;
+    for (uint32_t i = 0; i < p->nshards; i++)
+        gr__lock_init(&p->shards[i].lock, GR__RANK_POOL);
     return p;
 }
 

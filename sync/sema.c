@@ -22,7 +22,7 @@
  * Revisit with a benchmark of many colliding addresses if that shows up.
  *
  * Invariants:
- * - Lock order: root->lock is a leaf among sync's locks; while holding it we
+ * - Lock order (core/lockrank.h): root->lock is a leaf among sync's locks; while holding it we
  *   call nothing that takes another lock except gr__park_unlock, which
  *   releases it. gr__ready is called after it is dropped. notifylist->lock
  *   is likewise a leaf.
@@ -389,5 +389,7 @@ static const struct gr__hooks sync_hooks = { .abandon = sync_abandon, .fini = gr
 
 __attribute__((constructor)) static void sync_register_hooks(void)
 {
+    for (int i = 0; i < GR__SEMTAB; i++)
+        gr__lock_init(&semtable[i].root.lock, GR__RANK_SEMROOT);
     gr__register_hooks(&sync_hooks);
 }

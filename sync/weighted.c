@@ -14,9 +14,9 @@
  * queue and readies it. No allocation per wait, no channel.
  *
  * Invariants:
- * - Lock order: ctx lock (the watch runs under it) before s->lock. Acquire
- *   therefore registers the watch before taking s->lock, never while
- *   holding it.
+ * - Lock order (core/lockrank.h): ctx lock (the watch runs under it)
+ *   before s->lock. Acquire therefore registers the watch before taking
+ *   s->lock, never while holding it.
  * - waiter.state: W_INIT (watch registered, not queued), W_QUEUED,
  *   W_ACQUIRED (a releaser took it off the queue and counted its weight),
  *   W_CANCELLED (the watch got there first). Changed only under s->lock.
@@ -65,6 +65,7 @@ gr_sem *gr_sem_new(int64_t n)
         errno = ENOMEM;
         return NULL;
     }
+    gr__lock_init(&s->lock, GR__RANK_WEIGHTED);
     s->size = n;
     return s;
 }
