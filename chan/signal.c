@@ -12,6 +12,8 @@
  *   refs[s] > 0 and saved[s] holds the disposition to put back.
  * - pending: bit s-1 set by the handler (release), cleared by the delivery
  *   thread with an exchange (acquire) before it sends.
+ * - Each entry of subs counts once in gr__external_waker, so a program
+ *   whose goroutines all wait for signals is not reported as deadlocked.
  */
 #include <goring/signal.h>
 #include "chan/chan_impl.h"
@@ -151,6 +153,7 @@ int gr_signal_notify(gr_chan *ch, const int *sigs, int n)
         sb = &subs[nsubs++];
         sb->ch = ch;
         sb->mask = 0;
+        gr__external_waker(1);
     }
     uint64_t add = want & ~sb->mask;
     for (int s = 1; s <= GR__NSIG; s++) {
@@ -184,6 +187,7 @@ int gr_signal_stop(gr_chan *ch)
             if ((subs[i].mask & ((uint64_t)1 << (s - 1))) && --refs[s] == 0)
                 sigaction(s, &saved[s], NULL);
         subs[i] = subs[--nsubs];
+        gr__external_waker(-1);
         e = 0;
         break;
     }

@@ -175,6 +175,12 @@ GR_HIDDEN void gr__park_unlock(gr__mutex *l, int reason);
  * with no P; then gr__wakep (an idle P started, or a polling P's M broken
  * out of its ring, unless an M is already spinning). Any thread. */
 GR_HIDDEN void gr__ready(G *gp);
+/* gr__external_waker: delta +1 / -1 as a plain thread that may ready
+ * goroutines at any moment appears / goes (chan/signal.c: one per channel
+ * that wants a signal). While the count is above 0 the deadlock check
+ * stays quiet, as Go's does for a program waiting in <-c after
+ * signal.Notify. Not reset by gr_main. Any thread. */
+GR_HIDDEN void gr__external_waker(int delta);
 /* gr__checkpreempt: if sysmon asked the calling goroutine to yield, yield.
  * Cheap; call it at runtime entry points that do not otherwise block. */
 GR_HIDDEN void gr__checkpreempt(void);

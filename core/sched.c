@@ -446,6 +446,14 @@ _Noreturn void gr__schedule(M *mp)
 
 /* ---------- deadlock detection (Go's checkdead) ---------- */
 
+/* See gr__external_waker; seq_cst as the other counts checkdead reads. */
+static _Atomic int32_t nexternal;
+
+void gr__external_waker(int delta)
+{
+    atomic_fetch_add_explicit(&nexternal, delta, memory_order_seq_cst);
+}
+
 static void checkdead(void)
 {
     if (!gr__debug.deadlock)
@@ -457,7 +465,8 @@ static void checkdead(void)
     /* Goroutine 1 returned: gr_main is tearing down, the rest is abandoned. */
     if (atomic_load_explicit(&gr__sched.main_done.key, memory_order_acquire))
         return;
-    if (atomic_load_explicit(&gr__sched.nsyscall, memory_order_seq_cst) > 0)
+    if (atomic_load_explicit(&gr__sched.nsyscall, memory_order_seq_cst) > 0 ||
+        atomic_load_explicit(&nexternal, memory_order_seq_cst) > 0)
         return;
     if (gr__netpoll_inflight() > 0 || gr__timers_count() > 0)
         return;

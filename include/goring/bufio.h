@@ -150,6 +150,7 @@ GR_API ssize_t gr_writer_write(gr_writer *w, const void *buf, size_t n);
  * through a temporary allocation when longer than the buffer.
  * Returns the byte count appended; -EINVAL for a bad format (vsnprintf
  * failed); -ENOMEM; the sticky send error as gr_writer_write.
+ * Source: Go's fmt.Fprintf on a bufio.Writer.
  */
 GR_API ssize_t gr_writer_printf(gr_writer *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

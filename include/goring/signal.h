@@ -26,7 +26,13 @@
  * The runtime's own signals: SIGSEGV and SIGBUS (stack overflow, faults)
  * cannot be notified (-EINVAL). SIGQUIT may be: while notified, it is
  * delivered instead of the goroutine dump (Go's rule), and stop puts the
- * dump handler back. SIGKILL and SIGSTOP cannot be caught (-EINVAL).
+ * dump handler back. gr_main installs the dump handler when it starts and
+ * puts back the earlier disposition when it returns, so notify SIGQUIT
+ * from inside gr_main. SIGKILL and SIGSTOP cannot be caught (-EINVAL).
+ *
+ * While any channel wants a signal the runtime does not report "all
+ * goroutines are asleep - deadlock!": a signal may still wake them, as in
+ * Go, where a program blocked in <-c after signal.Notify waits.
  *
  * Callable from any thread, goroutine or not.
  */
