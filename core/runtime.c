@@ -97,6 +97,11 @@ void gr__debug_parse(void)
             debug_set(&keys[ki], v);
         else if (!strcmp(k, "poller"))
             snprintf(gr__debug.poller, sizeof gr__debug.poller, "%s", v);
+        else if (!strcmp(k, "taskrun")) {
+            /* read by io/netpoll_uring.c */
+            if (strcmp(v, "coop") != 0 && strcmp(v, "plain") != 0)
+                fprintf(stderr, "goring: GRDEBUG: taskrun=%s is not coop or plain, using coop\n", v);
+        }
         else
             fprintf(stderr, "goring: GRDEBUG: unknown setting %s, ignored\n", k);
     }

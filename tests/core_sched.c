@@ -140,7 +140,8 @@ Test(core_sched, go_opts_bounds, .timeout = 10)
 
 /* ---- deep recursion within a big stack works ---- */
 
-static int depth_reached;
+static int depth_reached[2];
+static gr_chan *deep_done;
 static int recurse(int n)
 {
     volatile char pad[1024];
@@ -152,24 +153,30 @@ static int recurse(int n)
 
 static void deep(void *arg)
 {
-    depth_reached = recurse((int)(intptr_t)arg);
+    int n = (int)(intptr_t)arg;
+    depth_reached[n == 60] = recurse(n);
+    done_signal(deep_done);
 }
 
+/* Waits for each goroutine's end (no sleeps that a loaded machine could
+ * outlast). */
 static void deep_main(void *arg)
 {
     (void)arg;
+    deep_done = done_make(2);
     struct gr_go_opts o = {.stack_size = 8u << 20, .name = "deep"};
     CHECK_EQ(gr_go_opts(deep, (void *)(intptr_t)4000, &o), 0);
-    gr_sleep(50000000);
     /* The default stack holds at least 64 KiB of locals. */
     CHECK_EQ(gr_go(deep, (void *)(intptr_t)60), 0);
-    gr_sleep(20000000);
+    done_wait(deep_done, 2);
+    gr_chan_free(deep_done);
 }
 
 Test(core_sched, big_and_default_stacks, .timeout = 10)
 {
     RUN(2, deep_main, NULL);
-    cr_assert_eq(depth_reached, 60);
+    cr_assert_eq(depth_reached[0], 4000);
+    cr_assert_eq(depth_reached[1], 60);
 }
 
 /* ---- yield ping-pong keeps both alive and counts exactly ---- */
