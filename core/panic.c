@@ -167,6 +167,8 @@ void gr__dump_goroutines(int fd)
     }
     if (locked)
         gr__unlock(&gr__sched.glock);
+    put(fd, "(frames read object(+offset) [address]: addr2line -f -i -e OBJECT OFFSET names the function and "
+            "file:line of each, where the object has debug info)\n");
 }
 
 static _Noreturn void die(void)
