@@ -31,6 +31,12 @@ static void debug_defaults(void)
 
 /* GRDEBUG=name=value,name=value (like GODEBUG). Unknown names are ignored,
  * as Go ignores unknown GODEBUG settings. */
+/* n * unit, saturated at INT64_MAX (GRDEBUG values are the user's). */
+static int64_t sat_mul(long long n, int64_t unit)
+{
+    return n > INT64_MAX / unit ? INT64_MAX : (int64_t)n * unit;
+}
+
 void gr__debug_parse(void)
 {
     debug_defaults();
@@ -48,15 +54,15 @@ void gr__debug_parse(void)
         const char *k = tok, *v = eq + 1;
         long long n = strtoll(v, NULL, 10);
         if (!strcmp(k, "schedtrace"))
-            gr__debug.schedtrace_ms = n > 0 ? n : 0;
+            gr__debug.schedtrace_ms = n > 0 ? (n > INT64_MAX / 1000000 ? INT64_MAX / 1000000 : n) : 0;
         else if (!strcmp(k, "handoff"))
             gr__debug.handoff = n != 0;
         else if (!strcmp(k, "retake_us"))
-            gr__debug.retake_ns = n >= 0 ? n * 1000 : gr__debug.retake_ns;
+            gr__debug.retake_ns = n >= 0 ? sat_mul(n, 1000) : gr__debug.retake_ns;
         else if (!strcmp(k, "sysmon_us"))
-            gr__debug.sysmon_ns = n > 0 ? n * 1000 : gr__debug.sysmon_ns;
+            gr__debug.sysmon_ns = n > 0 ? sat_mul(n, 1000) : gr__debug.sysmon_ns;
         else if (!strcmp(k, "preempt_ms"))
-            gr__debug.preempt_ns = n > 0 ? n * 1000000 : gr__debug.preempt_ns;
+            gr__debug.preempt_ns = n > 0 ? sat_mul(n, 1000000) : gr__debug.preempt_ns;
         else if (!strcmp(k, "deadlock"))
             gr__debug.deadlock = n != 0;
         else if (!strcmp(k, "crash"))
