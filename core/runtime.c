@@ -75,6 +75,8 @@ void gr__debug_parse(void)
             snprintf(gr__debug.poller, sizeof gr__debug.poller, "%s", v);
         else if (!strcmp(k, "io_direct"))
             ;   /* read by io/fd.c */
+        else if (!strcmp(k, "taskrun"))
+            ;   /* read by io/netpoll_uring.c */
         else
             fprintf(stderr, "goring: GRDEBUG: unknown setting %s, ignored\n", k);
     }

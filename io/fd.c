@@ -129,10 +129,12 @@ struct gr__fd *gr__fd_get(int fd)
 /* A new generation: called with d->lock held. */
 static void fd_newgen(struct gr__fd *d, int kind)
 {
-    d->gen++;
+    /* gen and kind are also read without the lock (gr__fd_gen, gr__fd_kind):
+     * every access to them is atomic */
+    __atomic_store_n(&d->gen, d->gen + 1, __ATOMIC_RELAXED);
     d->closing = false;
     d->reset = false;
-    d->kind = (uint8_t)kind;
+    __atomic_store_n(&d->kind, (uint8_t)kind, __ATOMIC_RELAXED);
     d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
 }
 
@@ -203,9 +205,8 @@ int gr__fd_kind(int fd)
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return GR__KIND_OTHER;
-    fd_lock(d);
-    int kind = d->kind;
-    gr__unlock(&d->lock);
+    /* a hint, re-checked by the op (ENOTSOCK): no lock */
+    int kind = __atomic_load_n(&d->kind, __ATOMIC_RELAXED);
     if (kind != GR__KIND_UNKNOWN)
         return kind;
     struct stat st;
@@ -213,7 +214,7 @@ int gr__fd_kind(int fd)
         return GR__KIND_OTHER;     /* the op itself will say EBADF */
     kind = S_ISSOCK(st.st_mode) ? GR__KIND_SOCKET : GR__KIND_OTHER;
     fd_lock(d);
-    d->kind = (uint8_t)kind;
+    __atomic_store_n(&d->kind, (uint8_t)kind, __ATOMIC_RELAXED);
     gr__unlock(&d->lock);
     return kind;
 }
@@ -224,7 +225,7 @@ void gr__fd_forget_kind(int fd)
     if (!d)
         return;
     fd_lock(d);
-    d->kind = GR__KIND_UNKNOWN;
+    __atomic_store_n(&d->kind, GR__KIND_UNKNOWN, __ATOMIC_RELAXED);
     gr__unlock(&d->lock);
 }
 

@@ -166,9 +166,7 @@ static ssize_t gr_write_all_impl(int fd, const void *buf, size_t n)
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return -EBADF;
-    gr__lock(&d->lock);
-    uint32_t gen = d->gen;
-    gr__unlock(&d->lock);
+    uint32_t gen = __atomic_load_n(&d->gen, __ATOMIC_RELAXED);   /* written atomically (fd_newgen) */
     const char *p = buf;
     size_t done = 0;
     while (done < n || n == 0) {
@@ -181,10 +179,7 @@ static ssize_t gr_write_all_impl(int fd, const void *buf, size_t n)
         if (r == 0)
             return done > 0 ? (ssize_t)done : -EIO;   /* a 0-byte write would loop forever */
         /* Closed and reused between two writes: the rest is not ours to send. */
-        gr__lock(&d->lock);
-        bool same = d->gen == gen;
-        gr__unlock(&d->lock);
-        if (!same && done < n)
+        if (done < n && __atomic_load_n(&d->gen, __ATOMIC_RELAXED) != gen)
             return (ssize_t)done;
     }
     return (ssize_t)done;

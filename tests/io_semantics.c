@@ -965,3 +965,70 @@ Test(io_semantics, vectors_messages_fd_passing_and_poll, .timeout = 30)
 {
     io_run(2, msg_vec_poll, NULL);
 }
+
+/* The hand-off rule under COOP_TASKRUN: a recv submitted by an M that then
+ * blocks in a bracketed call (a pipe read) still completes while that M
+ * sleeps: the kernel wakes an interruptible sleeper to run the task work,
+ * and the call resumes. The plain thread writes the data, waits for the
+ * receiver to report, and only then releases the blocked call. */
+struct handoff_case {
+    int c, s, pipefd[2];
+    _Atomic int received;
+    int seen_before_release;
+};
+
+static void handoff_receiver(void *arg)
+{
+    struct handoff_case *h = arg;
+    char b[4];
+    if (gr_recv(h->s, b, sizeof b, 0) == 1)
+        atomic_store(&h->received, 1);
+}
+
+static void *handoff_writer(void *arg)
+{
+    struct handoff_case *h = arg;
+    usleep(20000);
+    if (send(h->c, "x", 1, MSG_NOSIGNAL) != 1)
+        return NULL;
+    for (int i = 0; i < 500 && !atomic_load(&h->received); i++)
+        usleep(10000);
+    h->seen_before_release = atomic_load(&h->received);
+    char one = 1;
+    if (write(h->pipefd[1], &one, 1) != 1)
+        return NULL;
+    return NULL;
+}
+
+static void handoff_completes(void *arg)
+{
+    struct handoff_case h;
+    memset(&h, 0, sizeof h);
+    IO_CHECK_EQ(io_pair(&h.c, &h.s), 0);
+    IO_CHECK_EQ(pipe(h.pipefd), 0);
+    gr_go(handoff_receiver, &h);
+    gr_sleep(io_ms(5));   /* the receiver's SQE goes to the kernel from this M */
+    pthread_t th;
+    pthread_create(&th, NULL, handoff_writer, &h);
+    char b;
+    gr_syscall_enter();
+    ssize_t r = read(h.pipefd[0], &b, 1);   /* this M sleeps here */
+    gr_syscall_exit();
+    pthread_join(th, NULL);
+    IO_CHECK_EQ(r, 1);
+    IO_CHECK_EQ(h.seen_before_release, 1);
+    for (int i = 0; i < 100 && !atomic_load(&h.received); i++)
+        gr_sleep(io_ms(1));
+    close(h.pipefd[0]);
+    close(h.pipefd[1]);
+    gr_close(h.c);
+    gr_close(h.s);
+}
+
+Test(io_semantics, completion_owed_by_blocked_m_arrives, .timeout = 30)
+{
+    for (int i = 0; i < 5; i++) {
+        io_run(1, handoff_completes, NULL);
+        io_run(2, handoff_completes, NULL);
+    }
+}
