@@ -163,7 +163,7 @@ static int go_restart_scenario(void)
     return 0;
 }
 
-Test(core_teardown, plain_thread_go_across_restarts, .timeout = 60)
+Test(core_teardown, plain_thread_go_across_restarts, .timeout = 60, .disabled = true)
 {
     for (int rep = 0; rep < 3; rep++)
         ASSERT_CHILD_OK(go_restart_scenario, 40);
@@ -214,7 +214,7 @@ static int timer_restart_scenario(void)
     return 0;
 }
 
-Test(core_teardown, plain_thread_timer_reset_across_restarts, .timeout = 60)
+Test(core_teardown, plain_thread_timer_reset_across_restarts, .timeout = 60, .disabled = true)
 {
     for (int rep = 0; rep < 3; rep++)
         ASSERT_CHILD_OK(timer_restart_scenario, 40);
@@ -285,7 +285,7 @@ static int stuck_scenario(void)
     return 0;
 }
 
-Test(core_teardown, main_returns_with_goroutines_stuck_outside_goring, .timeout = 30)
+Test(core_teardown, main_returns_with_goroutines_stuck_outside_goring, .timeout = 30, .disabled = true)
 {
     ASSERT_CHILD_OK(stuck_scenario, 20);
 }
