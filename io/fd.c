@@ -371,18 +371,9 @@ int gr__fd_op(int fd, int dir, struct gr__ioreq *req, int64_t extra, unsigned fl
 /* GRDEBUG=io_direct=1: try sends directly before the ring. Off by default:
  * measured on the echo server (docs/DESIGN.md, "I/O"), a direct send costs
  * more CPU per message than an SQE batched with the P's other requests. */
-static int io_direct = -1;
-
 static bool direct_enabled(void)
 {
-    int v = atomic_load_explicit((_Atomic int *)&io_direct, memory_order_relaxed);
-    if (gr__likely(v >= 0))
-        return v;
-    const char *e = getenv("GRDEBUG");
-    const char *k = e ? strstr(e, "io_direct=") : NULL;
-    v = k && k[10] == '1';
-    atomic_store_explicit((_Atomic int *)&io_direct, v, memory_order_relaxed);
-    return v;
+    return gr__debug.io_direct != 0;
 }
 
 int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, struct gr__ioreq *req,

@@ -2,7 +2,7 @@
  * API (issue 12): durations near INT64_MAX (no signed overflow in any
  * deadline: a wrapped one fires at once), tickers of huge periods, ports
  * out of range, semaphore weights, channel element sizes. */
-#include "sync_util.h"
+#include "harness.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -59,7 +59,7 @@ static void huge_waits(void *arg)
     gr_fn fns[] = { sleeper, chan_waiter, select_waiter, poll_waiter, futex_waiter };
     for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++)
         for (size_t i = 0; i < NHUGE; i++)
-            go_or_fail(fns[f], (void *)&huge[i]);
+            GO(fns[f], (void *)&huge[i]);
     gr_timer *tm[NHUGE];
     gr_ctx *cx[NHUGE];
     for (size_t i = 0; i < NHUGE; i++) {

@@ -4,7 +4,11 @@
  * Each scenario runs in a forked child with an alarm, since the defects
  * these guard against hang or crash the process; the child's exit status
  * says which check failed (0: all held). */
-#include "sync_util.h"
+#include "harness.h"
+
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -33,13 +37,6 @@ static int in_child(int (*fn)(void), unsigned secs)
               "child: %s %d (signal 14 is the alarm: it hung)", \
               WIFEXITED(st_) ? "exit" : "signal", WIFEXITED(st_) ? WEXITSTATUS(st_) : WTERMSIG(st_)); \
 } while (0)
-
-static void setprocs(int n)
-{
-    char b[16];
-    snprintf(b, sizeof b, "%d", n);
-    setenv("GR_MAXPROCS", b, 1);
-}
 
 /* ---------- 1: a plain thread's gr_close while gr_main returns ---------- */
 
@@ -79,8 +76,7 @@ static void close_main(void *arg)
 
 static int close_scenario(void)
 {
-    setenv("GRDEBUG", "deadlock=0", 1);
-    setprocs(2);
+    plain_threads_wake();
     for (int i = 0; i < 150; i++) {
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
             return 10;
@@ -89,7 +85,7 @@ static int close_scenario(void)
         close_delay_ns = (i % 50) * 20 * 1000;   /* 0 .. 1 ms after the return */
         pthread_t th;
         pthread_create(&th, NULL, closer, NULL);
-        if (gr_main(close_main, NULL) != 0)
+        if (gr_test_run(2, close_main, NULL) != 0)
             return 11;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -146,12 +142,11 @@ static void short_main(void *arg)
 
 static int go_restart_scenario(void)
 {
-    setprocs(2);
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&th[i], NULL, go_loop, NULL);
     for (int i = 0; i < 200; i++)
-        if (gr_main(short_main, NULL) != 0)
+        if (gr_test_run(2, short_main, NULL) != 0)
             return 20;
     atomic_store(&stop_plain, 1);
     for (int i = 0; i < 2; i++)
@@ -194,15 +189,14 @@ static void make_timer(void *arg)
 
 static int timer_restart_scenario(void)
 {
-    setprocs(2);
-    if (gr_main(make_timer, NULL) != 0 || !shared_timer)
+    if (gr_test_run(2, make_timer, NULL) != 0 || !shared_timer)
         return 30;
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&th[i], NULL, reset_loop, NULL);
     /* Deadlock detection stays on: a pending 300 us sleep is not one. */
     for (int i = 0; i < 200; i++)
-        if (gr_main(short_main, NULL) != 0)
+        if (gr_test_run(2, short_main, NULL) != 0)
             return 31;
     atomic_store(&stop_plain, 1);
     for (int i = 0; i < 2; i++)
@@ -263,16 +257,15 @@ static void stuck_main(void *arg)
 
 static int stuck_scenario(void)
 {
-    setprocs(4);
     if (pipe(pipefd) != 0)
         return 40;
     int64_t t0 = gr_nanotime();
-    if (gr_main(stuck_main, NULL) != 0)
+    if (gr_test_run(4, stuck_main, NULL) != 0)
         return 43;
     if (gr_nanotime() - t0 > 2000 * MS)
         return 44;   /* bounded: returned without waiting for them */
     /* A later runtime starts afresh beside the detached threads. */
-    if (gr_main(short_main, NULL) != 0)
+    if (gr_test_run(4, short_main, NULL) != 0)
         return 45;
     /* The detached threads come back and find no runtime. */
     atomic_store(&stop_spin, 1);
@@ -334,11 +327,10 @@ static void signal_one(void *arg)
 
 static int cond_scenario(void)
 {
-    setprocs(2);
-    if (gr_main(abandon_waiters, NULL) != 0)
+    if (gr_test_run(2, abandon_waiters, NULL) != 0)
         return 50;
     atomic_store(&woke, 0);
-    if (gr_main(signal_one, NULL) != 0)
+    if (gr_test_run(2, signal_one, NULL) != 0)
         return 51;
     return atomic_load(&woke) == 1 ? 0 : 52;
 }
@@ -409,11 +401,10 @@ static void reuse_stacks(void *arg)
 
 static int stacks_scenario(void)
 {
-    setprocs(2);
     for (int i = 0; i < 3; i++) {
-        if (gr_main(abandon_deep, NULL) != 0)
+        if (gr_test_run(2, abandon_deep, NULL) != 0)
             return 60;
-        if (gr_main(reuse_stacks, NULL) != 0)
+        if (gr_test_run(2, reuse_stacks, NULL) != 0)
             return 61;
     }
     return 0;

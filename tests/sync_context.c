@@ -1,5 +1,5 @@
 /* tests/sync_context.c: gr_ctx. */
-#include "sync_util.h"
+#include "harness.h"
 
 static bool is_done(gr_ctx *c)
 {
@@ -132,8 +132,8 @@ static void waiters_main(void *arg)
         w.ctx = gr_ctx_with_cancel(parent);
         gr_waitgroup_add(&w.wg, 20);
         for (int i = 0; i < 10; i++) {
-            go_or_fail(done_waiter, &w);
-            go_or_fail(select_waiter, &w);
+            GO(done_waiter, &w);
+            GO(select_waiter, &w);
         }
         gr_sleep(5 * MS);
         CHECK_EQ(atomic_load(&w.woke), 0);
@@ -289,7 +289,7 @@ static void churn_main(void *arg)
     c.root = gr_ctx_with_cancel(NULL);
     gr_waitgroup_add(&c.wg, 6);
     for (int i = 0; i < 6; i++)
-        go_or_fail(churner, &c);
+        GO(churner, &c);
     gr_sleep(2 * MS);
     gr_ctx_cancel(c.root);
     gr_waitgroup_wait(&c.wg);

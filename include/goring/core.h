@@ -28,9 +28,7 @@ extern "C" {
 #define GR_API
 #endif
 
-#define GR_VERSION_MAJOR 0
-#define GR_VERSION_MINOR 1
-#define GR_VERSION_PATCH 0
+#include <goring/version.h> /* GR_VERSION, GR_VERSION_MAJOR/MINOR/PATCH */
 
 /* A goroutine's start function. */
 typedef void (*gr_fn)(void *arg);
@@ -146,7 +144,9 @@ struct gr_stats {                  /* a snapshot; counters are totals since gr_m
  * zeros before any). Any thread. */
 GR_API void gr_stats(struct gr_stats *out);
 
-/* gr_version: "0.1.0". */
+/* gr_version: the library's version, "MAJOR.MINOR.PATCH" (GR_VERSION of
+ * the headers a program was built with may differ from the library it runs
+ * with). */
 GR_API const char *gr_version(void);
 
 #ifdef __cplusplus
