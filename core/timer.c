@@ -321,7 +321,7 @@ int gr_sleep(int64_t ns)
     struct sleep_ctx sc;
     gr__timer_init(&sc.t, sleep_wake, gp);
     int64_t now = gr__nanotime();
-    sc.when = now + ns < now ? INT64_MAX : now + ns;
+    sc.when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
     /* Arm on g0 after switching out, so the timer cannot ready us before
      * we are parked (Go's resetForSleep). */
     gr__park(sleep_arm, &sc, GR_WAIT_SLEEP);

@@ -138,13 +138,26 @@ static void fd_newgen(struct gr__fd *d, int kind)
     d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
 }
 
-/* Drop what a runtime that is gone left behind. d->lock held. */
-static void fd_forget_runtime(struct gr__fd *d)
+/* Drop the records of ops a runtime that is gone left behind (nothing of
+ * them is in flight: teardown reaped every request). A plain thread
+ * waiting in gr_close for them is woken: they will never finish, and its
+ * close(2) goes ahead. d->lock held. */
+static void fd_drop_ops(struct gr__fd *d)
 {
     d->ops = NULL;
     d->nops = 0;
-    d->closer = NULL;
-    d->closer_thread = false;
+    d->closer = NULL;   /* a goroutine: abandoned with its runtime */
+    if (d->closer_thread) {
+        d->closer_thread = false;
+        atomic_store_explicit(&d->closer_word, 1, memory_order_release);
+        gr__futex_wake(&d->closer_word, 1);
+    }
+}
+
+/* Drop what a runtime that is gone left behind. d->lock held. */
+static void fd_forget_runtime(struct gr__fd *d)
+{
+    fd_drop_ops(d);
     d->closing = false;
     fd_timers_init(d);
 }
@@ -598,10 +611,7 @@ void gr__fd_teardown(void)
         for (int j = 0; j < FD_CHUNK; j++) {
             struct gr__fd *d = &c[j];
             fd_lock(d);
-            d->ops = NULL;
-            d->nops = 0;
-            d->closer = NULL;
-            d->closer_thread = false;
+            fd_drop_ops(d);
             fd_newgen(d, GR__KIND_UNKNOWN);
             fd_timers_init(d);
             gr__unlock(&d->lock);
