@@ -582,26 +582,6 @@ __attribute__((noinline, noipa)) int *gr__errno_loc(void)
     return &errno;
 }
 
-static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
-
-static void sigpipe_ignore(void)
-{
-    struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
-        old.sa_handler == SIG_DFL) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = SIG_IGN;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGPIPE, &sa, NULL);
-    }
-}
-
-void gr__io_sigpipe_once(void)
-{
-    pthread_once(&sigpipe_once, sigpipe_ignore);
-}
-
 void gr__fd_teardown(void)
 {
     for (size_t i = 0; i < FD_MAX / FD_CHUNK; i++) {
