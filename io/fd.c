@@ -55,6 +55,7 @@
  *   whoever takes nops to 0 clears and wakes them.
  */
 #include "io/fd.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,23 +234,14 @@ void gr__fd_forget_kind(int fd)
 
 static void ops_add(struct gr__fd *d, struct gr__fdop *op)
 {
-    op->prev = NULL;
-    op->next = d->ops;
-    if (d->ops)
-        d->ops->prev = op;
-    d->ops = op;
+    GR__LIST_PUSH_FRONT(d->ops, op);
     d->nops++;
 }
 
 /* Remove op; returns the closer to wake (goroutine), if any. d->lock held. */
 static G *ops_del(struct gr__fd *d, struct gr__fdop *op, bool *wake_thread)
 {
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        d->ops = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
+    GR__LIST_REMOVE(d->ops, op);
     d->nops--;
     *wake_thread = false;
     if (d->nops > 0 || !d->closing)

@@ -37,6 +37,7 @@
  *   holder's writes), relaxed on increments (done under the parent's lock).
  */
 #include "sync/ctx.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -248,11 +249,7 @@ bool gr__ctx_watch(gr_ctx *ctx, struct gr__ctx_watch *w)
         gr__unlock(&ctx->lock);
         return false;
     }
-    w->prev = NULL;
-    w->next = ctx->watches;
-    if (ctx->watches)
-        ctx->watches->prev = w;
-    ctx->watches = w;
+    GR__LIST_PUSH_FRONT(ctx->watches, w);
     gr__unlock(&ctx->lock);
     return true;
 }
@@ -262,15 +259,8 @@ void gr__ctx_unwatch(gr_ctx *ctx, struct gr__ctx_watch *w)
     gr__lock(&ctx->lock);
     /* Fired watches were detached (cancel took the whole list). */
     bool listed = w->prev != NULL || ctx->watches == w;
-    if (listed) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            ctx->watches = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        w->next = w->prev = NULL;
-    }
+    if (listed)
+        GR__LIST_REMOVE(ctx->watches, w);
     gr__unlock(&ctx->lock);
 }
 

@@ -45,6 +45,7 @@
  *   the waiter after it resumes; the ready/resume handoff in core orders it.
  */
 #include "sync/sema.h"
+#include "core/list.h"
 
 #include <stddef.h>
 
@@ -284,11 +285,8 @@ void gr__notifylist_wait(struct gr__notifylist *l, uint32_t t)
         return;
     }
     struct gr__notifywaiter w = { .g = gp, .ticket = t, .next = NULL, .list = l };
-    if (l->tail)
-        l->tail->next = &w;
-    else
-        l->head = &w;
-    l->tail = &w;
+    struct gr__notifywaiter *wp = &w;
+    GR__SQUEUE_PUSH_BACK(l->head, l->tail, wp);
     gp->param = &w;             /* the teardown hook finds it here */
     gr__park_unlock(&l->lock, GR_WAIT_COND);
     gp->param = NULL;

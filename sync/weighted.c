@@ -30,6 +30,7 @@
  * - 0 <= cur <= size.
  */
 #include "sync/ctx.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -81,15 +82,7 @@ void gr_sem_free(gr_sem *s)
 
 static void unlink_waiter(gr_sem *s, struct semwaiter *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        s->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        s->tail = w->prev;
-    w->next = w->prev = NULL;
+    GR__QUEUE_REMOVE(s->head, s->tail, w);
 }
 
 /* Admit waiters from the head while they fit. s->lock held. Returns the
@@ -183,13 +176,8 @@ int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx)
         gr__unlock(&s->lock);
     } else {
         w.state = W_QUEUED;
-        w.prev = s->tail;
-        w.next = NULL;
-        if (s->tail)
-            s->tail->next = &w;
-        else
-            s->head = &w;
-        s->tail = &w;
+        struct semwaiter *wp = &w;
+        GR__QUEUE_PUSH_BACK(s->head, s->tail, wp);
         gp->param = &w;          /* the teardown hook finds it here */
         gr__park_unlock(&s->lock, GR_WAIT_SYNC_OTHER);
         gp->param = NULL;
