@@ -60,15 +60,30 @@ case "$cmd" in
   echo)
     need_pkgs
     configure_in build
-    port=$((20000 + RANDOM % 20000))
-    ./build/examples/echo-server --addr 127.0.0.1:$port --procs 2 > build/echo-server.out &
+    out=build/echo-server.out
+    ./build/examples/echo-server --addr 127.0.0.1:0 --procs 2 > "$out" &
     srv=$!
     trap 'kill -INT $srv 2>/dev/null || true' EXIT
-    for _ in $(seq 50); do grep -q "listening on" build/echo-server.out 2>/dev/null && break; sleep 0.1; done
-    ./build/examples/echo-load --addr 127.0.0.1:$port --procs 2 --conns 64 --size 64 --duration 5
-    kill -INT $srv; wait $srv || true
+    addr=""
+    for _ in $(seq 100); do
+      addr=$(sed -n 's/^listening on //p' "$out" 2>/dev/null | head -1)
+      [ -n "$addr" ] && break; sleep 0.1
+    done
+    [ -n "$addr" ] || { cat "$out"; echo "dev.sh echo: FAIL (the server did not start listening)"; exit 1; }
+    sed -n '1p' "$out"
+    rc=0
+    load=$(./build/examples/echo-load --addr "$addr" --procs 2 --conns 64 --size 64 --duration 5) || rc=$?
+    echo "$load"
+    kill -INT $srv; wait $srv || rc=$?
     trap - EXIT
-    cat build/echo-server.out
+    sed -n '2,$p' "$out"
+    rate=$(echo "$load" | sed -n 's/.* msgs\/s=\([0-9]*\).*/\1/p')
+    errs=$(echo "$load" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')
+    if [ "$rc" -eq 0 ]; then
+      echo "dev.sh echo: PASS (${rate:-?} msgs/s, ${errs:-?} errors, 64 connections x 64 B for 5 s)"
+    else
+      echo "dev.sh echo: FAIL (${rate:-?} msgs/s, ${errs:-?} errors; exit status $rc)"; exit 1
+    fi
     ;;
   check)
     need_pkgs

@@ -216,3 +216,16 @@ int gr_dial_tcp(const char *addr, int64_t timeout_ns)
     *gr__errno_loc() = saved;
     return r;
 }
+
+int gr_local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return -EAFNOSUPPORT;
+}

@@ -273,3 +273,32 @@ void gr__ctx_unwatch(gr_ctx *ctx, struct gr__ctx_watch *w)
     }
     gr__unlock(&ctx->lock);
 }
+
+int gr_ctx_sleep(gr_ctx *ctx, int64_t ns)
+{
+    if (!ctx)
+        return -EINVAL;
+    int e = gr_ctx_err(ctx);
+    if (e)
+        return e;
+    if (!gr__getg())
+        return -EPERM;
+    if (ns <= 0)
+        return 0;
+    struct gr_case c = { GR_RECV, gr_ctx_done(ctx), NULL, 0 };
+    int r = gr_select(&c, 1, ns);
+    if (r == -ETIMEDOUT)
+        return 0;
+    return r < 0 ? r : gr_ctx_err(ctx);
+}
+
+int gr_ctx_recv(gr_ctx *ctx, gr_chan *c, void *elem)
+{
+    if (!ctx)
+        return -EINVAL;
+    struct gr_case cs[2] = { { GR_RECV, c, elem, 0 }, { GR_RECV, gr_ctx_done(ctx), NULL, 0 } };
+    int r = gr_select(cs, 2, -1);
+    if (r < 0)
+        return r;
+    return r == 0 ? cs[0].result : gr_ctx_err(ctx);
+}

@@ -162,7 +162,8 @@ Test(core_fatal, stack_overflow_guard_page, .timeout = 30)
     struct child c;
     fatal_child(overflow_main, NULL, NULL, 0, &c);
     cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
-    cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow"), "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow (its stack: "), "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "GR_STACK_SIZE") && strstr(c.err, "gr_go_opts"), "stderr: %s", c.err);
 }
 
 Test(core_fatal, stack_overflow_canary_stack, .timeout = 30)

@@ -155,3 +155,39 @@ Test(io_echo, one_p_clients_200_x_20, .timeout = 120)
     RUN(1, echo_main, (void *)&c);
     cr_assert_eq(atomic_load(&clients_ok), 200);
 }
+
+/* gr_local_port: the port the kernel picked for a port-0 listener. */
+static void port_main(void *arg)
+{
+    (void)arg;
+    int l = gr_listen_tcp("127.0.0.1:0", 4);
+    CHECK(l >= 0);
+    int p = gr_local_port(l);
+    CHECK(p > 0 && p <= 65535);
+    CHECK_EQ(p, io_port(l));
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", p);
+    int c = gr_dial_tcp(addr, 5 * GR_S);
+    CHECK(c >= 0);
+    int s = gr_accept(l, NULL, NULL, 0);
+    CHECK(s >= 0);
+    CHECK(gr_local_port(c) > 0);
+    CHECK_EQ(gr_local_port(s), p);
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    CHECK_EQ(gr_local_port(fds[0]), -ENOTSOCK);
+    int u = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(gr_local_port(u), -EAFNOSUPPORT);
+    CHECK_EQ(gr_local_port(-1), -EBADF);
+    close(u);
+    close(fds[0]);
+    close(fds[1]);
+    gr_close(s);
+    gr_close(c);
+    gr_close(l);
+}
+
+Test(io_echo, local_port_of_a_port_0_listener, .timeout = 30)
+{
+    RUN(2, port_main, NULL);
+}

@@ -30,6 +30,13 @@ extern "C" {
 
 #include <goring/version.h> /* GR_VERSION, GR_VERSION_MAJOR/MINOR/PATCH */
 
+/* Units of time, in the int64_t nanoseconds every gr_ function takes (Go's
+ * time.Nanosecond .. time.Second): gr_sleep(5 * GR_MS). */
+#define GR_NS 1LL
+#define GR_US (1000LL * GR_NS)
+#define GR_MS (1000LL * GR_US)
+#define GR_S (1000LL * GR_MS)
+
 /* A goroutine's start function. */
 typedef void (*gr_fn)(void *arg);
 

@@ -218,7 +218,7 @@ GR_API int gr_set_deadline(int fd, int which, int64_t deadline_ns);
  * "[::1]:7000", "localhost:7000" (names are resolved, first address that
  * binds wins), ":7000" (every address: dual-stack [::], or 0.0.0.0 where
  * IPv6 is missing); port 0 lets the kernel pick (read it back with
- * getsockname(2)). SO_REUSEADDR is set; backlog is passed to listen(2)
+ * gr_local_port). SO_REUSEADDR is set; backlog is passed to listen(2)
  * (<= 0: SOMAXCONN). The fd is close-on-exec and blocking. Callable from
  * any thread (resolution of a name blocks only when not in a goroutine).
  * Returns the fd. Errors: -EINVAL (malformed addr, or a numeric port
@@ -227,6 +227,15 @@ GR_API int gr_set_deadline(int fd, int which, int64_t deadline_ns);
  * Source: Go's net.Listen("tcp", addr).
  */
 GR_API int gr_listen_tcp(const char *addr, int backlog);
+
+/*
+ * gr_local_port: the local port fd is bound to (0..65535), as
+ * getsockname(2) reports it: how a program learns the port the kernel
+ * picked for a listener on port 0. Any thread, never blocks.
+ * Errors: -EBADF; -ENOTSOCK; -EAFNOSUPPORT (not an IPv4/IPv6 socket).
+ * goring addition. Source: Go's Listener.Addr().(*net.TCPAddr).Port.
+ */
+GR_API int gr_local_port(int fd);
 
 /*
  * gr_dial_tcp: connect to addr ("host:port", "[v6]:port"; ":port" dials

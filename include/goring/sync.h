@@ -351,6 +351,28 @@ GR_API int64_t gr_ctx_deadline(gr_ctx *ctx);
  */
 GR_API void gr_ctx_free(gr_ctx *ctx);
 
+/*
+ * gr_ctx_sleep: sleep ns nanoseconds or until ctx is done, whichever comes
+ * first (Go's idiom: select { case <-time.After(d): case <-ctx.Done(): }).
+ * ns <= 0 does not sleep. Returns 0 after the full sleep; ctx's error
+ * (-ECANCELED, -ETIMEDOUT) when it was done first or already; -EINVAL for
+ * a NULL ctx; -EPERM outside a goroutine. goring addition.
+ * Source: gr_select over gr_ctx_done(ctx) with a timeout.
+ */
+GR_API int gr_ctx_sleep(gr_ctx *ctx, int64_t ns);
+
+/*
+ * gr_ctx_recv: receive from c into elem (NULL discards) unless ctx is done
+ * first (Go's select { case v := <-c: case <-ctx.Done(): }). When both are
+ * ready one is chosen at random, as select does. Returns 0 (a value was
+ * received); -EPIPE (c is closed and drained; elem zero-filled); ctx's
+ * error (-ECANCELED, -ETIMEDOUT) when ctx was chosen; -EINVAL for a NULL
+ * ctx; -EPERM outside a goroutine. A NULL c waits for ctx alone (a nil
+ * channel). goring addition.
+ * Source: gr_select with two GR_RECV cases.
+ */
+GR_API int gr_ctx_recv(gr_ctx *ctx, gr_chan *c, void *elem);
+
 /* ---------- errgroup ---------- */
 
 /* A group of goroutines working on one task (x/sync/errgroup.Group). Opaque. */
