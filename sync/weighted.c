@@ -139,12 +139,22 @@ static void waiter_cancelled(struct gr__ctx_watch *cw)
 
 int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx)
 {
-    if (n < 0 || n > s->size)
+    if (n < 0)
         return -EINVAL;
     bool cancellable = gr__ctx_cancellable(ctx);
     int err;
     if (cancellable && (err = gr_ctx_err(ctx)) != 0)
         return err;   /* done before the call: fail even if we could take it */
+    if (n > s->size) {
+        /* x/sync: more than the size can never be had; wait for ctx to
+         * end and return its error (forever without one, as Go would). */
+        if (!gr__getg())
+            return -EPERM;
+        if (!cancellable)
+            gr_select(NULL, 0, -1);
+        gr_chan_recv(gr_ctx_done(ctx), NULL);
+        return gr_ctx_err(ctx);
+    }
 
     gr__lock(&s->lock);
     if (s->size - s->cur >= n && s->head == NULL) {

@@ -113,3 +113,73 @@ Test(api_limits, ticker_period_int64_max_fires_once, .timeout = 20)
 {
     RUN(1, huge_ticker, NULL);
 }
+
+/* ---------- ports outside 0..65535 ---------- */
+
+static const char *bad_ports[] = { "127.0.0.1:70000", "127.0.0.1:65536", ":70000", "[::1]:65536",
+                                   "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:99999999999999999999",
+                                   "127.0.0.1:80x" };
+
+static void dial_bad_ports(void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports[0]; i++)
+        CHECKF(gr_dial_tcp(bad_ports[i], 1000 * MS) == -EINVAL, "%s", bad_ports[i]);
+}
+
+Test(api_limits, ports_out_of_range_are_einval, .timeout = 10)
+{
+    for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports[0]; i++) {
+        int fd = gr_listen_tcp(bad_ports[i], 0);
+        if (fd >= 0)
+            close(fd);
+        cr_assert_eq(fd, -EINVAL, "gr_listen_tcp(%s) = %d", bad_ports[i], fd);
+    }
+    int fd = gr_listen_tcp("127.0.0.1:0", 0);   /* the edges still work */
+    cr_assert_geq(fd, 0);
+    close(fd);
+    RUN(1, dial_bad_ports, NULL);
+}
+
+/* ---------- a semaphore acquire of more than its size ---------- */
+
+static void sem_too_big(void *arg)
+{
+    gr_sem *s = arg;
+    int64_t t0 = gr_nanotime();
+    gr_ctx *c = gr_ctx_with_timeout(NULL, 20 * MS);
+    CHECK_EQ(gr_sem_acquire(s, 11, c), -ETIMEDOUT);   /* x/sync: waits for ctx */
+    CHECK(gr_nanotime() - t0 >= 20 * MS);
+    gr_ctx_free(c);
+    c = gr_ctx_with_cancel(NULL);
+    gr_ctx_cancel(c);
+    CHECK_EQ(gr_sem_acquire(s, 11, c), -ECANCELED);
+    gr_ctx_free(c);
+    CHECK_EQ(gr_sem_acquire(s, -1, NULL), -EINVAL);
+    CHECK_EQ(gr_sem_acquire(s, 10, NULL), 0);   /* nothing was held back */
+    gr_sem_release(s, 10);
+}
+
+Test(api_limits, sem_acquire_beyond_size_waits_for_ctx, .timeout = 10)
+{
+    gr_sem *s = gr_sem_new(10);
+    cr_assert_not_null(s);
+    cr_assert_eq(gr_sem_acquire(s, 11, NULL), -EPERM);   /* a plain thread, as every blocking call */
+    RUN(2, sem_too_big, s);
+    gr_sem_free(s);
+}
+
+/* ---------- channel element sizes ---------- */
+
+Test(api_limits, chan_element_size_limit, .timeout = 5)
+{
+    size_t bad[] = { SIZE_MAX, SIZE_MAX / 2, (size_t)GR_CHAN_ELEM_MAX + 1 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        cr_assert_null(gr_chan_make(bad[i], 0), "elem size %zu", bad[i]);
+        cr_assert_eq(errno, EINVAL);
+    }
+    gr_chan *c = gr_chan_make(GR_CHAN_ELEM_MAX, 1);
+    cr_assert_not_null(c);
+    gr_chan_free(c);
+}

@@ -158,7 +158,7 @@ static int go_restart_scenario(void)
     return 0;
 }
 
-Test(core_teardown, plain_thread_go_across_restarts, .timeout = 60, .disabled = true)
+Test(core_teardown, plain_thread_go_across_restarts, .timeout = 60)
 {
     for (int rep = 0; rep < 3; rep++)
         ASSERT_CHILD_OK(go_restart_scenario, 40);
@@ -208,7 +208,7 @@ static int timer_restart_scenario(void)
     return 0;
 }
 
-Test(core_teardown, plain_thread_timer_reset_across_restarts, .timeout = 60, .disabled = true)
+Test(core_teardown, plain_thread_timer_reset_across_restarts, .timeout = 60)
 {
     for (int rep = 0; rep < 3; rep++)
         ASSERT_CHILD_OK(timer_restart_scenario, 40);

@@ -45,7 +45,15 @@ typedef void (*gr_fn)(void *arg);
  * thread; return when fn returns. Goroutines still alive then are abandoned
  * where they wait, as Go abandons them at exit: their I/O is cancelled and
  * reaped, their stacks freed, the runtime's threads stopped. A later
- * gr_main in the same process starts afresh.
+ * gr_main in the same process starts afresh, sync objects, channels,
+ * timers and descriptors used by the earlier one included.
+ * Plain threads may keep calling the functions documented "any thread"
+ * (gr_go, gr_timer_*, channel and sync wake-ups, gr_close) while gr_main
+ * starts and ends: such a call returns as it would with the runtime
+ * running or with none (gr_go: 0 or -EPERM), waiting out a teardown in
+ * progress if need be, and never touches a runtime being freed. A plain
+ * thread in gr_close on a descriptor whose ops are abandoned is released
+ * and closes it.
  * Reads GR_MAXPROCS, GR_STACK_SIZE and GRDEBUG (see README.md).
  * Returns 0; -EBUSY if a runtime is already running in this process;
  * -ENOMEM; -EAGAIN if a thread could not be created; the io_uring setup

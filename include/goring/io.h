@@ -221,8 +221,8 @@ GR_API int gr_set_deadline(int fd, int which, int64_t deadline_ns);
  * gr_local_port). SO_REUSEADDR is set; backlog is passed to listen(2)
  * (<= 0: SOMAXCONN). The fd is close-on-exec and blocking. Callable from
  * any thread (resolution of a name blocks only when not in a goroutine).
- * Returns the fd. Errors: -EINVAL (malformed addr or port);
- * -ENOENT (no such host); -EADDRINUSE; -EACCES; -EMFILE; socket(2),
+ * Returns the fd. Errors: -EINVAL (malformed addr, or a numeric port
+ * outside 0..65535); -ENOENT (no such host); -EADDRINUSE; -EACCES; -EMFILE; socket(2),
  * bind(2), listen(2) errors.
  * Source: Go's net.Listen("tcp", addr).
  */
@@ -245,7 +245,8 @@ GR_API int gr_local_port(int fd);
  * goroutines run; the timeout covers the connects, not the resolution.
  * Each resolved address is tried in order until one connects. The socket
  * is close-on-exec, blocking, with TCP_NODELAY set (as Go).
- * Returns the connected fd. Errors: -EPERM; -EINVAL (malformed addr);
+ * Returns the connected fd. Errors: -EPERM; -EINVAL (malformed addr, or
+ * a numeric port outside 0..65535);
  * -ENOENT (no such host); -EAGAIN (resolver temporarily failed);
  * -ETIMEDOUT; -ECONNREFUSED; -ENETUNREACH; -EHOSTUNREACH; -EMFILE.
  * Source: Go's net.DialTimeout("tcp", addr, timeout); IORING_OP_CONNECT.

@@ -242,10 +242,11 @@ GR_API gr_sem *gr_sem_new(int64_t n);
  * ctx NULL or background: wait without cancellation.
  * Returns 0; the ctx's error (-ECANCELED, -ETIMEDOUT) when ctx is done
  * before the weight was acquired, or already done at the call (ctx wins
- * over a free semaphore, as in x/sync); -EINVAL for n < 0 or n larger than
- * the semaphore's size (x/sync blocks until ctx is done there; an error at
- * once is clearer in C, where the usual ctx never ends); -EPERM when it
- * would have to wait outside a goroutine. On error nothing is acquired.
+ * over a free semaphore, as in x/sync); -EINVAL for n < 0; -EPERM when it
+ * would have to wait outside a goroutine. n larger than the semaphore's
+ * size can never be acquired: as in x/sync, the call waits until ctx is
+ * done and returns its error (with no ctx, forever: the goroutine counts
+ * as blocked for deadlock detection). On error nothing is acquired.
  * Source: semaphore.Weighted.Acquire.
  */
 GR_API int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx);
