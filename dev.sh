@@ -11,8 +11,9 @@
 #                     the last line); make check in an ASan/UBSan build
 #                     (skip with GR_CHECK_ASAN=0); make check with the
 #                     lock-order check, core/lockrank.h (--enable-lockrank;
-#                     skip with GR_CHECK_LOCKRANK=0). Each step reports make
-#                     check's own summary; the first failure ends the run.
+#                     skip with GR_CHECK_LOCKRANK=0); make distcheck (skip
+#                     with GR_CHECK_DIST=0). Each step reports make check's
+#                     own summary; the first failure ends the run.
 #   ./dev.sh demo     the scheduler tour (examples/demo, examples/handoff)
 #   ./dev.sh bench    bench/run.sh (goring against Go; writes bench/RESULTS.md)
 #   ./dev.sh check-aarch64   the aarch64 context switch under qemu-aarch64
@@ -87,7 +88,7 @@ case "$cmd" in
     ;;
   check)
     need_pkgs
-    nsteps=4; step=0; skipped=0
+    nsteps=5; step=0; skipped=0
     progress() { step=$((step + 1)); echo "dev.sh check: [$step/$nsteps] $*"; }
     suite() {   # suite DIR LABEL [configure args...]: make check there, report its own summary
       local dir=$1 label=$2; shift 2
@@ -124,6 +125,16 @@ case "$cmd" in
       suite build-lockrank lockrank --enable-lockrank
     else
       echo "lockrank: SKIPPED (GR_CHECK_LOCKRANK=0)"; skipped=$((skipped + 1))
+    fi
+    progress "distcheck: the release tarball builds and passes make check from itself"
+    if [ "${GR_CHECK_DIST:-1}" != 0 ]; then
+      if make -C build distcheck >build/distcheck.out 2>&1; then
+        echo "distcheck: $(grep -o 'goring-[0-9.]*\.tar\.gz' build/distcheck.out | tail -1) ready"
+      else
+        tail -40 build/distcheck.out; echo "dev.sh check: FAILED (make distcheck in build/)"; exit 1
+      fi
+    else
+      echo "distcheck: SKIPPED (GR_CHECK_DIST=0)"; skipped=$((skipped + 1))
     fi
     if [ "$skipped" -eq 0 ]; then
       echo "dev.sh check: passed"
