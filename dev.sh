@@ -3,13 +3,17 @@
 #
 #   ./dev.sh echo     the main job: build, start examples/echo-server, drive
 #                     it with examples/echo-load for 5 s, print the result
-#   ./dev.sh check    the whole test suite: build, `make check` (Criterion),
-#                     install into build/_inst and run the API contract
-#                     check (../shared/tools/check-api.sh, when present
-#                     beside the clone; SKIPPED is said loudly), then the
-#                     suite again under ASan/UBSan (skip with GR_CHECK_ASAN=0)
-#                     and with the lock-order check, core/lockrank.h
-#                     (--enable-lockrank; skip with GR_CHECK_LOCKRANK=0)
+#   ./dev.sh check    the whole test suite, in four steps with progress:
+#                     make check (Criterion) in build/; install into
+#                     build/_inst and run the API contract check
+#                     (../shared/tools/check-api.sh, when present beside
+#                     the clone; a missing one is a skipped step, said in
+#                     the last line); make check in an ASan/UBSan build
+#                     (skip with GR_CHECK_ASAN=0); make check with the
+#                     lock-order check, core/lockrank.h (--enable-lockrank;
+#                     skip with GR_CHECK_LOCKRANK=0); make distcheck (skip
+#                     with GR_CHECK_DIST=0). Each step reports make check's
+#                     own summary; the first failure ends the run.
 #   ./dev.sh demo     the scheduler tour (examples/demo, examples/handoff)
 #   ./dev.sh bench    bench/run.sh (goring against Go; writes bench/RESULTS.md)
 #   ./dev.sh check-aarch64   the aarch64 context switch under qemu-aarch64
@@ -57,30 +61,50 @@ case "$cmd" in
   echo)
     need_pkgs
     configure_in build
-    port=$((20000 + RANDOM % 20000))
-    ./build/examples/echo-server --addr 127.0.0.1:$port --procs 2 > build/echo-server.out &
+    out=build/echo-server.out
+    ./build/examples/echo-server --addr 127.0.0.1:0 --procs 2 > "$out" &
     srv=$!
     trap 'kill -INT $srv 2>/dev/null || true' EXIT
-    for _ in $(seq 50); do grep -q "listening on" build/echo-server.out 2>/dev/null && break; sleep 0.1; done
-    ./build/examples/echo-load --addr 127.0.0.1:$port --procs 2 --conns 64 --size 64 --duration 5
-    kill -INT $srv; wait $srv || true
+    addr=""
+    for _ in $(seq 100); do
+      addr=$(sed -n 's/^listening on //p' "$out" 2>/dev/null | head -1)
+      [ -n "$addr" ] && break; sleep 0.1
+    done
+    [ -n "$addr" ] || { cat "$out"; echo "dev.sh echo: FAIL (the server did not start listening)"; exit 1; }
+    sed -n '1p' "$out"
+    rc=0
+    load=$(./build/examples/echo-load --addr "$addr" --procs 2 --conns 64 --size 64 --duration 5) || rc=$?
+    echo "$load"
+    kill -INT $srv; wait $srv || rc=$?
     trap - EXIT
-    cat build/echo-server.out
+    sed -n '2,$p' "$out"
+    rate=$(echo "$load" | sed -n 's/.* msgs\/s=\([0-9]*\).*/\1/p')
+    errs=$(echo "$load" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')
+    if [ "$rc" -eq 0 ]; then
+      echo "dev.sh echo: PASS (${rate:-?} msgs/s, ${errs:-?} errors, 64 connections x 64 B for 5 s)"
+    else
+      echo "dev.sh echo: FAIL (${rate:-?} msgs/s, ${errs:-?} errors; exit status $rc)"; exit 1
+    fi
     ;;
   check)
     need_pkgs
-    configure_in build
-    export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-    summary() {   # summary BUILD_DIR LABEL: one "N passed, N failed" line
-      local p f
-      p=$(grep -l '^:test-result: PASS' "$1"/tests/*.trs 2>/dev/null | wc -l)
-      f=$(grep -L '^:test-result: PASS' "$1"/tests/*.trs 2>/dev/null | wc -l)
-      echo "$2: $p passed, $f failed"
-      [ "$f" -eq 0 ]
+    nsteps=5; step=0; skipped=0
+    progress() { step=$((step + 1)); echo "dev.sh check: [$step/$nsteps] $*"; }
+    suite() {   # suite DIR LABEL [configure args...]: make check there, report its own summary
+      local dir=$1 label=$2; shift 2
+      configure_in "$dir" "$@"
+      if make -C "$dir" check >"$dir/check.out" 2>&1; then
+        echo "$label: $(grep -E '^# (PASS|FAIL|ERROR):' "$dir/check.out" | tr -s ' ' | tr '\n' ' ')"
+      else
+        grep -E '^(FAIL|ERROR|# )' "$dir/check.out" || tail -40 "$dir/check.out"
+        [ -f "$dir/test-suite.log" ] && grep -B2 -A40 '^FAIL\|^ERROR' "$dir/test-suite.log" | tail -120
+        echo "dev.sh check: FAILED ($label, make check in $dir/)"
+        exit 1
+      fi
     }
-    make -C build check >/dev/null 2>&1 || true
-    summary build tests || { grep -B2 -A40 '^FAIL\|^ERROR' build/test-suite.log | tail -120; exit 1; }
-    # The public contract: install, then compile a program naming every function of the API contract (../shared/API.md).
+    progress "tests: make check in build/"
+    suite build tests
+    progress "api contract: install into build/_inst, compile every function of ../shared/API.md"
     make -C build install >/dev/null
     api=""
     for d in ../shared/tools "$top/../shared/tools"; do [ -f "$d/check-api.sh" ] && api="$d/check-api.sh" && break; done
@@ -88,14 +112,35 @@ case "$cmd" in
       bash "$api" "$top/build/_inst"
     else
       echo "api contract: SKIPPED (../shared/tools/check-api.sh is not beside this clone)"
+      skipped=$((skipped + 1))
     fi
+    progress "asan: make check in build-asan/ (--enable-asan: ASan + UBSan, no recovery)"
     if [ "${GR_CHECK_ASAN:-1}" != 0 ]; then
-      configure_in build-asan --enable-asan
-      make -C build-asan check >/dev/null 2>&1 || true
-      summary build-asan asan || { grep -B2 -A40 '^FAIL\|^ERROR' build-asan/test-suite.log | tail -120; exit 1; }
+      suite build-asan asan --enable-asan
+    else
+      echo "asan: SKIPPED (GR_CHECK_ASAN=0)"; skipped=$((skipped + 1))
     fi
-    [ "${GR_CHECK_LOCKRANK:-1}" = 0 ] || { configure_in build-lockrank --enable-lockrank; make -C build-lockrank check >/dev/null 2>&1 || true; summary build-lockrank lockrank || { grep -B2 -A40 '^FAIL\|^ERROR' build-lockrank/test-suite.log | tail -120; exit 1; }; }
-    echo "dev.sh check: all passed"
+    progress "lockrank: make check in build-lockrank/ (--enable-lockrank)"
+    if [ "${GR_CHECK_LOCKRANK:-1}" != 0 ]; then
+      suite build-lockrank lockrank --enable-lockrank
+    else
+      echo "lockrank: SKIPPED (GR_CHECK_LOCKRANK=0)"; skipped=$((skipped + 1))
+    fi
+    progress "distcheck: the release tarball builds and passes make check from itself"
+    if [ "${GR_CHECK_DIST:-1}" != 0 ]; then
+      if make -C build distcheck >build/distcheck.out 2>&1; then
+        echo "distcheck: $(grep -o 'goring-[0-9.]*\.tar\.gz' build/distcheck.out | tail -1) ready"
+      else
+        tail -40 build/distcheck.out; echo "dev.sh check: FAILED (make distcheck in build/)"; exit 1
+      fi
+    else
+      echo "distcheck: SKIPPED (GR_CHECK_DIST=0)"; skipped=$((skipped + 1))
+    fi
+    if [ "$skipped" -eq 0 ]; then
+      echo "dev.sh check: passed"
+    else
+      echo "dev.sh check: passed, $skipped step$([ "$skipped" -eq 1 ] || echo s) skipped"
+    fi
     ;;
   demo)
     need_pkgs

@@ -256,7 +256,7 @@ void gr__chan_init(gr_chan *c, size_t elemsize, size_t cap, void *buf, uint32_t 
 gr_chan *gr_chan_make(size_t elem_size, size_t cap)
 {
     size_t bytes;
-    if (__builtin_mul_overflow(elem_size, cap, &bytes) ||
+    if (elem_size > GR_CHAN_ELEM_MAX || __builtin_mul_overflow(elem_size, cap, &bytes) ||
         bytes > SIZE_MAX / 2 - sizeof(gr_chan)) {
         errno = EINVAL; /* Go: "makechan: size out of range" */
         return NULL;

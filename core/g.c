@@ -181,11 +181,17 @@ void gr__ready(G *gp)
         gr__throwf("bad g status in ready: goroutine %llu status %u", (unsigned long long)gp->goid, st);
     M *mp = gr__getm();
     P *pp = mp ? mp->p : NULL;
-    if (pp)
+    if (pp) {
         gr__runqput(pp, gp, true);
-    else
+        gr__wakep();
+    } else if (mp || gr__foreign_enter(false)) {
         gr__globrunqput(gp);
-    gr__wakep();
+        gr__wakep();
+        if (!mp)
+            gr__foreign_exit();
+    }
+    /* else: a plain thread woke a goroutine of a runtime being torn down;
+     * it stays abandoned with the rest */
 }
 
 void gr__checkpreempt(void)
@@ -250,15 +256,33 @@ bool gr__running(void)
 }
 
 /* Go's newproc: a new G on the caller's runnext (the global queue from a
- * thread with no P), and an idle P woken for it. */
+ * thread with no P), and an idle P woken for it. stack_size 0: the
+ * runtime's default (read here, once a runtime is known to run). */
 static int newproc(gr_fn fn, void *arg, size_t stack_size, const char *name)
 {
     if (!fn)
         return -EINVAL;
+    M *mp = gr__getm();
+    if (!mp) {
+        /* A plain thread: racing gr_main's end, it must not take a G from
+         * a free list that teardown is freeing. */
+        if (!gr__foreign_enter(true))
+            return -EPERM;
+        if (!stack_size)
+            stack_size = (size_t)gr__sched.default_stack;
+        G *gp = gr__newg(NULL, fn, arg, stack_size, name);
+        if (gp) {
+            gr__globrunqput(gp);
+            gr__wakep();
+        }
+        gr__foreign_exit();
+        return gp ? 0 : -ENOMEM;
+    }
     if (!gr__running() || atomic_load_explicit(&gr__sched.shutdown, memory_order_relaxed))
         return -EPERM;
-    M *mp = gr__getm();
-    P *pp = mp ? mp->p : NULL;
+    if (!stack_size)
+        stack_size = (size_t)gr__sched.default_stack;
+    P *pp = mp->p;
     G *gp = gr__newg(pp, fn, arg, stack_size, name);
     if (!gp)
         return -ENOMEM;
@@ -272,14 +296,14 @@ static int newproc(gr_fn fn, void *arg, size_t stack_size, const char *name)
 
 int gr_go(gr_fn fn, void *arg)
 {
-    int r = newproc(fn, arg, (size_t)gr__sched.default_stack, NULL);
+    int r = newproc(fn, arg, 0, NULL);
     gr__checkpreempt();
     return r;
 }
 
 int gr_go_opts(gr_fn fn, void *arg, const struct gr_go_opts *opts)
 {
-    size_t size = (size_t)gr__sched.default_stack;
+    size_t size = 0;
     const char *name = NULL;
     if (opts) {
         if (opts->stack_size) {

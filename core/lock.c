@@ -135,7 +135,11 @@ void gr__note_wakeup(gr__note *n)
 
 bool gr__note_sleep(gr__note *n, int64_t ns)
 {
-    int64_t deadline = ns >= 0 ? gr__nanotime() + ns : -1;
+    int64_t deadline = -1;
+    if (ns >= 0) {
+        int64_t now = gr__nanotime();
+        deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+    }
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
         int64_t left = -1;
         if (deadline >= 0) {

@@ -16,6 +16,10 @@
  *   sched.lock, counted in nmstopped) or is marked in a system call;
  *   teardown waits for that, and frees only what no thread still uses (a
  *   G in a system call and its M's thread are leaked).
+ * - Plain threads (gr_go, timers, wake-ups from any thread) enter the
+ *   scheduler's state through gr__foreign_enter, which refuses once
+ *   shutdown is set; teardown waits for those inside before it walks allg
+ *   or frees anything.
  * - Lock order (core/lockrank.h): sched.lock, with nothing taken under
  *   it; sched.glock is not taken (teardown walks allg once every M has
  *   stopped).
@@ -23,12 +27,46 @@
 #include "core/sched.h"
 #include "core/netpoll.h"
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Runtimes started by this process: a thread back from a system call
  * that began under an earlier runtime must not touch the current one. */
 _Atomic uint64_t gr__runtime_gen;
+
+/* Plain threads inside the scheduler's state now (gr__foreign_enter).
+ * Outside gr__sched: that is zeroed when a runtime starts. seq_cst with
+ * running/shutdown: a thread either sees teardown begun and stays out, or
+ * teardown sees its count and waits. */
+static _Atomic int32_t nforeign;
+static _Atomic int tearing;   /* 1 from teardown's start to the last free */
+
+bool gr__foreign_enter(bool wait)
+{
+    for (;;) {
+        atomic_fetch_add_explicit(&nforeign, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&gr__sched.running, memory_order_seq_cst) &&
+            !atomic_load_explicit(&gr__sched.shutdown, memory_order_seq_cst))
+            return true;
+        atomic_fetch_sub_explicit(&nforeign, 1, memory_order_release);
+        if (!wait || !atomic_load_explicit(&tearing, memory_order_seq_cst))
+            return false;
+        sched_yield();   /* bounded: teardown does not wait for us */
+    }
+}
+
+void gr__foreign_exit(void)
+{
+    atomic_fetch_sub_explicit(&nforeign, 1, memory_order_release);
+}
+
+/* Teardown, with shutdown set: wait for plain threads still inside. */
+static void wait_foreign_out(void)
+{
+    while (atomic_load_explicit(&nforeign, memory_order_acquire) != 0)
+        sched_yield();
+}
 
 static void stop_the_world_for_shutdown(void)
 {
@@ -208,8 +246,10 @@ int gr_main(gr_fn fn, void *arg)
 
     /* Teardown: stop sysmon (it would start Ms), stop Ms, cancel and
      * reap I/O, join threads, free. */
+    atomic_store_explicit(&tearing, 1, memory_order_seq_cst);
     gr__sysmon_stop();
     stop_the_world_for_shutdown();
+    wait_foreign_out();
     for (int i = 0; i < gr__sched.nprocs; i++)
         gr__netpoll_drain(gr__sched.allp[i]);
     run_teardown_hooks();
@@ -234,6 +274,7 @@ int gr_main(gr_fn fn, void *arg)
     if (pipe_was_default)
         sigaction(SIGPIPE, &old_pipe, NULL);
     runtime_free();
+    atomic_store_explicit(&tearing, 0, memory_order_seq_cst);
     atomic_store(&busy, 0);
     return 0;
 }

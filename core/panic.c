@@ -167,6 +167,8 @@ void gr__dump_goroutines(int fd)
     }
     if (locked)
         gr__unlock(&gr__sched.glock);
+    put(fd, "(frames read object(+offset) [address]: addr2line -f -i -e OBJECT OFFSET names the function and "
+            "file:line of each, where the object has debug info)\n");
 }
 
 static _Noreturn void die(void)
@@ -209,7 +211,9 @@ _Noreturn void gr__stack_overflow(G *gp)
             pause();
     put(2, "goring: goroutine ");
     putu(2, gp->goid);
-    put(2, " stack overflow\n");
+    put(2, " stack overflow (its stack: ");
+    putu(2, (uint64_t)((gp->stack_hi - gp->stack_lo) / 1024));
+    put(2, " KiB; give it more with GR_STACK_SIZE, or per goroutine with gr_go_opts' stack_size)\n");
     die();
 }
 

@@ -29,11 +29,53 @@ static void debug_defaults(void)
     strcpy(gr__debug.poller, "uring");
 }
 
-/* GRDEBUG=name=value,name=value (like GODEBUG). Unknown names are ignored,
- * as Go ignores unknown GODEBUG settings. */
+/* One GRDEBUG setting: a number in min..max (in the unit the name says),
+ * stored times scale in *i64 or *i32; min 0 and max 1 is a switch. */
+struct debug_key {
+    const char *name;
+    long long min, max, scale;
+    int64_t *i64;
+    int *i32;
+};
+
+static void debug_set(const struct debug_key *d, const char *v)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    long long cur = d->i64 ? *d->i64 / d->scale : *d->i32 / d->scale;
+    if (!*v || *end || errno || n < d->min || n > d->max) {
+        if (d->min == 0 && d->max == 1)
+            fprintf(stderr, "goring: GRDEBUG: %s=%s is not 0 or 1, using %lld\n", d->name, v, cur);
+        else
+            fprintf(stderr, "goring: GRDEBUG: %s=%s is not a number in %lld..%lld, using %lld\n", d->name,
+                    v, d->min, d->max, cur);
+        return;
+    }
+    if (d->i64)
+        *d->i64 = n * d->scale;
+    else
+        *d->i32 = (int)(n * d->scale);
+}
+
+/* GRDEBUG=name=value,name=value (like GODEBUG). Every value is checked: a
+ * bad one, or an unknown name, is reported in one line on stderr saying
+ * what is used instead, and the rest of GRDEBUG still applies. */
 void gr__debug_parse(void)
 {
     debug_defaults();
+    const struct debug_key keys[] = {
+        { "schedtrace", 0, 3600 * 1000, 1, &gr__debug.schedtrace_ms, NULL },
+        { "handoff", 0, 1, 1, NULL, &gr__debug.handoff },
+        { "retake_us", 0, 1000 * 1000 * 1000, 1000, &gr__debug.retake_ns, NULL },
+        { "sysmon_us", 1, 1000 * 1000 * 1000, 1000, &gr__debug.sysmon_ns, NULL },
+        { "preempt_ms", 1, 3600 * 1000, 1000 * 1000, &gr__debug.preempt_ns, NULL },
+        { "deadlock", 0, 1, 1, NULL, &gr__debug.deadlock },
+        { "crash", 0, 1, 1, NULL, &gr__debug.crash },
+        { "cq_entries", 0, 1 << 20, 1, NULL, &gr__debug.cq_entries },
+        { "sq_entries", 0, 1 << 15, 1, NULL, &gr__debug.sq_entries },
+        { "io_direct", 0, 1, 1, NULL, &gr__debug.io_direct },
+    };
     const char *e = getenv("GRDEBUG");
     if (!e)
         e = "";
@@ -42,33 +84,24 @@ void gr__debug_parse(void)
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
-        if (!eq)
+        if (!eq) {
+            fprintf(stderr, "goring: GRDEBUG: %s is not name=value, ignored\n", tok);
             continue;
+        }
         *eq = 0;
         const char *k = tok, *v = eq + 1;
-        long long n = strtoll(v, NULL, 10);
-        if (!strcmp(k, "schedtrace"))
-            gr__debug.schedtrace_ms = n > 0 ? n : 0;
-        else if (!strcmp(k, "handoff"))
-            gr__debug.handoff = n != 0;
-        else if (!strcmp(k, "retake_us"))
-            gr__debug.retake_ns = n >= 0 ? n * 1000 : gr__debug.retake_ns;
-        else if (!strcmp(k, "sysmon_us"))
-            gr__debug.sysmon_ns = n > 0 ? n * 1000 : gr__debug.sysmon_ns;
-        else if (!strcmp(k, "preempt_ms"))
-            gr__debug.preempt_ns = n > 0 ? n * 1000000 : gr__debug.preempt_ns;
-        else if (!strcmp(k, "deadlock"))
-            gr__debug.deadlock = n != 0;
-        else if (!strcmp(k, "crash"))
-            gr__debug.crash = n != 0;
-        else if (!strcmp(k, "cq_entries"))
-            gr__debug.cq_entries = n > 0 ? (int)n : 0;
-        else if (!strcmp(k, "sq_entries"))
-            gr__debug.sq_entries = n > 0 ? (int)n : 0;
+        size_t ki = 0, nkeys = sizeof keys / sizeof keys[0];
+        while (ki < nkeys && strcmp(k, keys[ki].name) != 0)
+            ki++;
+        if (ki < nkeys)
+            debug_set(&keys[ki], v);
         else if (!strcmp(k, "poller"))
             snprintf(gr__debug.poller, sizeof gr__debug.poller, "%s", v);
-        else if (!strcmp(k, "io_direct"))
-            ;   /* read by io/fd.c */
+        else if (!strcmp(k, "taskrun")) {
+            /* read by io/netpoll_uring.c */
+            if (strcmp(v, "coop") != 0 && strcmp(v, "plain") != 0)
+                fprintf(stderr, "goring: GRDEBUG: taskrun=%s is not coop or plain, using coop\n", v);
+        }
         else
             fprintf(stderr, "goring: GRDEBUG: unknown setting %s, ignored\n", k);
     }
@@ -141,11 +174,12 @@ int gr__env_procs(bool warn)
         long v = strtol(e, &end, 10);
         if (*end || v <= 0) {
             if (warn)
-                fprintf(stderr, "goring: ignoring GR_MAXPROCS=%s (want a number of Ps, 1..%d)\n", e,
-                        GR__MAX_PROCS);
+                fprintf(stderr, "goring: GR_MAXPROCS=%s is not a number of Ps in 1..%d, using %d\n", e,
+                        GR__MAX_PROCS, n);
         } else if (v > GR__MAX_PROCS) {
             if (warn)
-                fprintf(stderr, "goring: GR_MAXPROCS=%s capped at %d\n", e, GR__MAX_PROCS);
+                fprintf(stderr, "goring: GR_MAXPROCS=%s is more than %d Ps, using %d\n", e, GR__MAX_PROCS,
+                        GR__MAX_PROCS);
             n = GR__MAX_PROCS;
         } else {
             n = (int)v;
@@ -225,7 +259,7 @@ void gr__stat_add_io(uint64_t sqes, uint64_t cqes, uint64_t enters)
 
 const char *gr_version(void)
 {
-    return "0.1.0";
+    return GR_VERSION;
 }
 
 int64_t gr__runtime_epoch(void)

@@ -262,6 +262,7 @@ struct gr__debug {
     int crash;               /* 1: abort() instead of exit(2) on fatal errors */
     int cq_entries;          /* io: CQ size override (0: default) */
     int sq_entries;          /* io: SQ size override (0: default) */
+    int io_direct;           /* io: 1: try a send with send(2) before the ring */
     char poller[16];         /* "uring" (default) */
 };
 extern GR_HIDDEN struct gr__debug gr__debug;

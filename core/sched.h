@@ -278,6 +278,16 @@ GR_HIDDEN G *gr__exitsyscall0(M *mp, G *gp);
 
 /* core/main.c */
 extern GR_HIDDEN _Atomic uint64_t gr__runtime_gen;
+/* A thread that is not an M (gr__getm() NULL) brackets its use of the
+ * runtime's scheduler state (Ps, queues, Gs, timer heaps) with these:
+ * enter returns false, counting nothing, when no runtime runs or its
+ * teardown began (the caller then touches none of it: -EPERM, or nothing
+ * to do); with wait, a teardown in progress is first waited out (only for
+ * callers holding no lock a teardown hook takes). Teardown waits for
+ * every thread that entered to exit before it walks or frees that state.
+ * Calls must pair and not nest. */
+GR_HIDDEN bool gr__foreign_enter(bool wait);
+GR_HIDDEN void gr__foreign_exit(void);
 
 /* core/timer.c */
 GR_HIDDEN void gr__timers_init(P *pp);

@@ -191,10 +191,24 @@ int gr__stack_alloc(G *gp, size_t size)
     return 0;
 }
 
+/* ASan: a goroutine abandoned at gr_main's return never left its frames,
+ * whose redzones stay poisoned in the shadow; memory mapped there later
+ * (a new stack, a thread's) would report false overflows. Unpoison a
+ * range before it is reused or unmapped. */
+static void stack_unpoison(void *lo, size_t size)
+{
+#ifdef GR__ASAN
+    ASAN_UNPOISON_MEMORY_REGION(lo, size);
+#else
+    (void)lo; (void)size;
+#endif
+}
+
 void gr__stack_free(G *gp)
 {
     if (!gp->stack_map_size)
         return;
+    stack_unpoison(gp->stack_base, gp->stack_map_size);
 #ifdef HAVE_VALGRIND_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(gp->valgrind_id);
 #endif
@@ -247,6 +261,7 @@ void gr__stack_shutdown(void)
     while (chunks) {
         struct chunk *c = chunks;
         chunks = c->next;
+        stack_unpoison(c->base, c->size);
         munmap(c->base, c->size);
         free(c);
     }

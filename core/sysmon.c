@@ -131,12 +131,20 @@ static void schedtrace(int64_t now)
     (void)w;
 }
 
+/* The next schedtrace line's time after t (schedtrace_ms is capped at
+ * INT64_MAX / 1e6 when parsed; the sum saturates). */
+static int64_t trace_after(int64_t t)
+{
+    int64_t d = gr__debug.schedtrace_ms * 1000000;
+    return d > INT64_MAX - t ? INT64_MAX : t + d;
+}
+
 static void *sysmon_main(void *arg)
 {
     (void)arg;
     int64_t delay = gr__debug.sysmon_ns;
     int idle = 0;
-    int64_t next_trace = gr__sched.start_time + gr__debug.schedtrace_ms * 1000000;
+    int64_t next_trace = trace_after(gr__sched.start_time);
     while (!atomic_load_explicit(&sysmon_stop, memory_order_acquire)) {
         if (delay > 4 * gr__debug.sysmon_ns)
             atomic_store_explicit(&deep, true, memory_order_seq_cst);
@@ -153,7 +161,7 @@ static void *sysmon_main(void *arg)
         acted |= help_busy_ps(now);
         if (gr__debug.schedtrace_ms > 0 && now >= next_trace) {
             schedtrace(now);
-            next_trace = now + gr__debug.schedtrace_ms * 1000000;
+            next_trace = trace_after(now);
         }
         if (acted) {
             idle = 0;

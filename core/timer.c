@@ -203,14 +203,21 @@ static void wake_timer_p(P *pp)
 
 bool gr__timer_start(struct gr__timer *t, int64_t when, int64_t period)
 {
-    atomic_fetch_add_explicit(&t->seq, 1, memory_order_seq_cst);
-    bool pending = timer_unlink(t);
     M *mp = gr__getm();
     P *pp = mp ? mp->p : NULL;
     bool foreign = pp == NULL;
+    /* From a thread with no P: the heaps may be going (gr_main's end). */
+    bool entered = foreign && !mp && gr__foreign_enter(true);
+    if (foreign && !mp && !entered)
+        return false;
+    atomic_fetch_add_explicit(&t->seq, 1, memory_order_seq_cst);
+    bool pending = timer_unlink(t);
     if (foreign) {
-        if (!gr__running() || !gr__sched.allp)
+        if (!gr__running() || !gr__sched.allp) {
+            if (entered)
+                gr__foreign_exit();
             return pending;
+        }
         pp = gr__sched.allp[gr__fastrandn((uint32_t)gr__sched.nprocs)];
     }
     gr__lock(&pp->timers.lock);
@@ -220,10 +227,25 @@ bool gr__timer_start(struct gr__timer *t, int64_t when, int64_t period)
     gr__unlock(&pp->timers.lock);
     if (foreign)
         wake_timer_p(pp);
+    if (entered)
+        gr__foreign_exit();
     return pending;
 }
 
+static bool timer_stop(struct gr__timer *t);
+
 bool gr__timer_stop(struct gr__timer *t)
+{
+    if (gr__getm())
+        return timer_stop(t);
+    if (!gr__foreign_enter(true))
+        return false;   /* no runtime: t is in no heap (teardown emptied them) */
+    bool removed = timer_stop(t);
+    gr__foreign_exit();
+    return removed;
+}
+
+static bool timer_stop(struct gr__timer *t)
 {
     atomic_fetch_add_explicit(&t->seq, 1, memory_order_seq_cst);
     bool removed = timer_unlink(t);
@@ -321,7 +343,7 @@ int gr_sleep(int64_t ns)
     struct sleep_ctx sc;
     gr__timer_init(&sc.t, sleep_wake, gp);
     int64_t now = gr__nanotime();
-    sc.when = now + ns < now ? INT64_MAX : now + ns;
+    sc.when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
     /* Arm on g0 after switching out, so the timer cannot ready us before
      * we are parked (Go's resetForSleep). */
     gr__park(sleep_arm, &sc, GR_WAIT_SLEEP);

@@ -55,6 +55,7 @@
  *   whoever takes nops to 0 clears and wakes them.
  */
 #include "io/fd.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -129,20 +130,35 @@ struct gr__fd *gr__fd_get(int fd)
 /* A new generation: called with d->lock held. */
 static void fd_newgen(struct gr__fd *d, int kind)
 {
-    d->gen++;
+    /* gen and kind are also read without the lock (gr__fd_gen, gr__fd_kind):
+     * every access to them is atomic */
+    __atomic_store_n(&d->gen, d->gen + 1, __ATOMIC_RELAXED);
     d->closing = false;
     d->reset = false;
-    d->kind = (uint8_t)kind;
+    __atomic_store_n(&d->kind, (uint8_t)kind, __ATOMIC_RELAXED);
     d->deadline[GR__DIR_READ] = d->deadline[GR__DIR_WRITE] = -1;
+}
+
+/* Drop the records of ops a runtime that is gone left behind (nothing of
+ * them is in flight: teardown reaped every request). A plain thread
+ * waiting in gr_close for them is woken: they will never finish, and its
+ * close(2) goes ahead. d->lock held. */
+static void fd_drop_ops(struct gr__fd *d)
+{
+    d->ops = NULL;
+    d->nops = 0;
+    d->closer = NULL;   /* a goroutine: abandoned with its runtime */
+    if (d->closer_thread) {
+        d->closer_thread = false;
+        atomic_store_explicit(&d->closer_word, 1, memory_order_release);
+        gr__futex_wake(&d->closer_word, 1);
+    }
 }
 
 /* Drop what a runtime that is gone left behind. d->lock held. */
 static void fd_forget_runtime(struct gr__fd *d)
 {
-    d->ops = NULL;
-    d->nops = 0;
-    d->closer = NULL;
-    d->closer_thread = false;
+    fd_drop_ops(d);
     d->closing = false;
     fd_timers_init(d);
 }
@@ -190,9 +206,8 @@ int gr__fd_kind(int fd)
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return GR__KIND_OTHER;
-    fd_lock(d);
-    int kind = d->kind;
-    gr__unlock(&d->lock);
+    /* a hint, re-checked by the op (ENOTSOCK): no lock */
+    int kind = __atomic_load_n(&d->kind, __ATOMIC_RELAXED);
     if (kind != GR__KIND_UNKNOWN)
         return kind;
     struct stat st;
@@ -200,7 +215,7 @@ int gr__fd_kind(int fd)
         return GR__KIND_OTHER;     /* the op itself will say EBADF */
     kind = S_ISSOCK(st.st_mode) ? GR__KIND_SOCKET : GR__KIND_OTHER;
     fd_lock(d);
-    d->kind = (uint8_t)kind;
+    __atomic_store_n(&d->kind, (uint8_t)kind, __ATOMIC_RELAXED);
     gr__unlock(&d->lock);
     return kind;
 }
@@ -211,7 +226,7 @@ void gr__fd_forget_kind(int fd)
     if (!d)
         return;
     fd_lock(d);
-    d->kind = GR__KIND_UNKNOWN;
+    __atomic_store_n(&d->kind, GR__KIND_UNKNOWN, __ATOMIC_RELAXED);
     gr__unlock(&d->lock);
 }
 
@@ -219,23 +234,14 @@ void gr__fd_forget_kind(int fd)
 
 static void ops_add(struct gr__fd *d, struct gr__fdop *op)
 {
-    op->prev = NULL;
-    op->next = d->ops;
-    if (d->ops)
-        d->ops->prev = op;
-    d->ops = op;
+    GR__LIST_PUSH_FRONT(d->ops, op);
     d->nops++;
 }
 
 /* Remove op; returns the closer to wake (goroutine), if any. d->lock held. */
 static G *ops_del(struct gr__fd *d, struct gr__fdop *op, bool *wake_thread)
 {
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        d->ops = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
+    GR__LIST_REMOVE(d->ops, op);
     d->nops--;
     *wake_thread = false;
     if (d->nops > 0 || !d->closing)
@@ -357,18 +363,9 @@ int gr__fd_op(int fd, int dir, struct gr__ioreq *req, int64_t extra, unsigned fl
 /* GRDEBUG=io_direct=1: try sends directly before the ring. Off by default:
  * measured on the echo server (docs/DESIGN.md, "I/O"), a direct send costs
  * more CPU per message than an SQE batched with the P's other requests. */
-static int io_direct = -1;
-
 static bool direct_enabled(void)
 {
-    int v = atomic_load_explicit((_Atomic int *)&io_direct, memory_order_relaxed);
-    if (gr__likely(v >= 0))
-        return v;
-    const char *e = getenv("GRDEBUG");
-    const char *k = e ? strstr(e, "io_direct=") : NULL;
-    v = k && k[10] == '1';
-    atomic_store_explicit((_Atomic int *)&io_direct, v, memory_order_relaxed);
-    return v;
+    return gr__debug.io_direct != 0;
 }
 
 int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, struct gr__ioreq *req,
@@ -577,26 +574,6 @@ __attribute__((noinline, noipa)) int *gr__errno_loc(void)
     return &errno;
 }
 
-static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
-
-static void sigpipe_ignore(void)
-{
-    struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
-        old.sa_handler == SIG_DFL) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = SIG_IGN;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGPIPE, &sa, NULL);
-    }
-}
-
-void gr__io_sigpipe_once(void)
-{
-    pthread_once(&sigpipe_once, sigpipe_ignore);
-}
-
 void gr__fd_teardown(void)
 {
     for (size_t i = 0; i < FD_MAX / FD_CHUNK; i++) {
@@ -606,10 +583,7 @@ void gr__fd_teardown(void)
         for (int j = 0; j < FD_CHUNK; j++) {
             struct gr__fd *d = &c[j];
             fd_lock(d);
-            d->ops = NULL;
-            d->nops = 0;
-            d->closer = NULL;
-            d->closer_thread = false;
+            fd_drop_ops(d);
             fd_newgen(d, GR__KIND_UNKNOWN);
             fd_timers_init(d);
             gr__unlock(&d->lock);

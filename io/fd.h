@@ -142,9 +142,6 @@ GR_HIDDEN int gr__io_op(struct gr__ioreq *req, int64_t deadline);
 /* gr_connect with an extra absolute deadline (-ETIME when it passed). */
 GR_HIDDEN int gr__connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t extra);
 
-/* Ignore SIGPIPE process-wide when its disposition is the default, as Go
- * does, so a write to a broken pipe returns -EPIPE. Once; any thread. */
-GR_HIDDEN void gr__io_sigpipe_once(void);
 
 /* Reset every descriptor (no ops, no deadlines, new generation): the
  * runtime that recorded them is gone. Optional: each descriptor also

@@ -20,7 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Split "host:port" / "[host]:port" / ":port". 0 or -EINVAL. */
+/* Split "host:port" / "[host]:port" / ":port". 0 or -EINVAL (also for a
+ * numeric port outside 0..65535). */
 static int split_hostport(const char *addr, char *host, size_t hl, char *port, size_t pl)
 {
     if (!addr)
@@ -47,6 +48,19 @@ static int split_hostport(const char *addr, char *host, size_t hl, char *port, s
     size_t plen = strlen(p);
     if (hlen >= hl || plen == 0 || plen >= pl)
         return -EINVAL;
+    /* A number must be a port, 0..65535 (getaddrinfo takes it modulo
+     * 2^16: "70000" would be 4464); anything else is a service name
+     * (Go's parsePort / LookupPort). */
+    if ((p[0] >= '0' && p[0] <= '9') || p[0] == '-' || p[0] == '+') {
+        long v = 0;
+        for (const char *q = p; *q; q++) {
+            if (*q < '0' || *q > '9')
+                return -EINVAL;
+            v = v * 10 + (*q - '0');
+            if (v > 65535)
+                return -EINVAL;
+        }
+    }
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     memcpy(port, p, plen + 1);
@@ -201,4 +215,17 @@ int gr_dial_tcp(const char *addr, int64_t timeout_ns)
     int r = gr_dial_tcp_impl(addr, timeout_ns);
     *gr__errno_loc() = saved;
     return r;
+}
+
+int gr_local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return -EAFNOSUPPORT;
 }

@@ -14,12 +14,19 @@
  * IORING_OP_MSG_RING does not (it needs a ring to submit from).
  *
  * Thread affinity: io_uring runs a request's completion work in the thread
- * that submitted it. Rings are set up without COOP_TASKRUN/DEFER_TASKRUN,
- * so the kernel interrupts that thread (TWA_SIGNAL) to run it even when it
- * sleeps in another system call (a futex, a pipe read, nanosleep); only an
- * uninterruptible wait (fsync, a page fault) delays it until the call
- * returns. Ms never exit while the runtime runs, and teardown reaps every
- * request before the threads are joined.
+ * that submitted it. Rings are set up with COOP_TASKRUN | TASKRUN_FLAG
+ * (where the kernel has them; GRDEBUG=taskrun=plain: without): the kernel
+ * does not interrupt a running submitter, which posts the work at its next
+ * system call (a reap sees IORING_SQ_TASKRUN and enters), but it still
+ * wakes one that sleeps interruptibly in another call (a futex, a pipe
+ * read, nanosleep), so an M blocked in a bracketed call delays nothing;
+ * only an uninterruptible wait (fsync, a page fault) delays it until the
+ * call returns. Ms never exit while the runtime runs, and teardown reaps
+ * every request before the threads are joined.
+ *
+ * Submission: SQEs queue while the P has goroutines to run (a batch of
+ * GR_BATCH, or GR_DEFER_POLLS polls at most); a poll that blocks submits
+ * them in the same io_uring_enter as its wait.
  *
  * Invariants:
  * - sqlock guards the SQ (get_sqe, submit) and sq_pending; cqlock guards
@@ -27,8 +34,8 @@
  *   must make room reaps); both are leaves otherwise.
  * - inflight counts CQEs owed to goroutine ops (incremented when an SQE is
  *   handed out, decremented after the op's goroutine is made runnable),
- *   seq_cst: checkdead reads it and must not see 0 while a reaped op's
- *   goroutine is still marked waiting.
+ *   seq_cst: checkdead reads their sum over rings[] and must not see 0
+ *   while a reaped op's goroutine is still marked waiting.
  * - The wake read's CQE has user_data GR_UD_WAKE; ignored CQEs (cancels)
  *   have user_data 0; every other user_data is a struct gr__iop pointer
  *   (8-aligned) with a tag in its low 3 bits.
@@ -44,6 +51,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +62,9 @@
 #define GR_UD_IGNORE 0ULL
 #define GR_UD_WAKE 8ULL
 #define GR_SQ_DEFAULT 256
-#define GR_BATCH 8
-#define GR_DEFER_POLLS 4        /* a deferred SQE waits at most this many polls */
+#define GR_BATCH 32             /* a deferred batch goes once this many SQEs wait */
+#define GR_DEFER_POLLS 16       /* a deferred SQE waits at most this many polls */
+#define GR_MAX_RINGS 1024       /* GR_MAXPROCS's upper bound */
 
 #ifndef IORING_OP_FUTEX_WAIT
 #define IORING_OP_FUTEX_WAIT 51
@@ -83,6 +92,7 @@ struct gr__ring {
     _Atomic int64_t inflight;
     _Atomic int64_t lastpoll;
     bool leak;                      /* drain gave up: never free (kernel may write) */
+    int index;                      /* P index (rings[]), -1 none */
 };
 
 /* Probed features of the kernel (set when P 0's ring is created). */
@@ -90,8 +100,11 @@ static struct {
     bool futex;            /* IORING_OP_FUTEX_WAIT/WAKE (6.7+) */
     bool submit_all;
     bool cancel_fd;        /* IORING_ASYNC_CANCEL_FD / ANY */
+    bool coop;             /* rings run with COOP_TASKRUN | TASKRUN_FLAG */
 } features;
-static _Atomic int64_t total_inflight;
+/* Every live ring, by P index: inflight() sums their counters, so no
+ * process-wide counter is written per SQE and CQE. */
+static struct gr__ring *_Atomic rings[GR_MAX_RINGS];
 
 static inline struct gr__ring *ring_of(struct gr__poller *pl)
 {
@@ -136,6 +149,15 @@ static void report_setup_error(int err)
     fprintf(stderr, "goring: cannot create io_uring ring: %s; fix: %s\n", why, fix);
 }
 
+/* GRDEBUG=taskrun=plain: rings without COOP_TASKRUN (the kernel then
+ * interrupts a running submitter to post its completions at once). */
+static bool taskrun_coop(void)
+{
+    const char *e = getenv("GRDEBUG");
+    const char *k = e ? strstr(e, "taskrun=") : NULL;
+    return !(k && !strncmp(k + 8, "plain", 5));
+}
+
 static void probe_features(struct io_uring *ring)
 {
     struct io_uring_probe *p = io_uring_get_probe_ring(ring);
@@ -162,6 +184,9 @@ static int uring_init(int index, struct gr__poller **out)
     struct io_uring_params params;
     memset(&params, 0, sizeof params);
     params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP | IORING_SETUP_CQSIZE;
+    bool coop = taskrun_coop();
+    if (coop)
+        params.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     if (gr__debug.cq_entries > 0) {
         params.cq_entries = (unsigned)gr__debug.cq_entries;
         if (entries > params.cq_entries)
@@ -170,6 +195,11 @@ static int uring_init(int index, struct gr__poller **out)
         params.cq_entries = entries * 16;
     }
     int ret = io_uring_queue_init_params(entries, &r->ring, &params);
+    if (ret == -EINVAL && coop) {   /* before 5.19: the kernel interrupts (TWA_SIGNAL) */
+        params.flags &= ~(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+        coop = false;
+        ret = io_uring_queue_init_params(entries, &r->ring, &params);
+    }
     bool submit_all = true;
     if (ret == -EINVAL) {
         params.flags &= ~IORING_SETUP_SUBMIT_ALL;
@@ -191,9 +221,15 @@ static int uring_init(int index, struct gr__poller **out)
     if (index == 0) {
         probe_features(&r->ring);
         features.submit_all = submit_all;
-        atomic_store(&total_inflight, 0);
+        features.coop = coop;
     }
     atomic_store(&r->lastpoll, gr__nanotime());
+    if (index >= 0 && index < GR_MAX_RINGS) {
+        r->index = index;
+        atomic_store(&rings[index], r);
+    } else {
+        r->index = -1;
+    }
     *out = (struct gr__poller *)r;
     return 0;
 }
@@ -201,6 +237,8 @@ static int uring_init(int index, struct gr__poller **out)
 static void uring_destroy(struct gr__poller *pl)
 {
     struct gr__ring *r = ring_of(pl);
+    if (r->index >= 0)
+        atomic_store(&rings[r->index], NULL);
     if (r->leak)
         return;
     io_uring_queue_exit(&r->ring);
@@ -261,7 +299,6 @@ static struct io_uring_sqe *op_sqe(struct gr__ring *r, struct gr__iop *op, unsig
     struct io_uring_sqe *sqe = get_sqe_locked(r);
     atomic_fetch_add_explicit(&op->pending, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->inflight, 1, memory_order_seq_cst);
-    atomic_fetch_add_explicit(&total_inflight, 1, memory_order_seq_cst);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | tag);
     return sqe;
 }
@@ -428,7 +465,6 @@ static int complete_one(struct gr__ring *r, const struct io_uring_cqe *cqe, G **
         }
     }
     atomic_fetch_sub_explicit(&r->inflight, 1, memory_order_seq_cst);
-    atomic_fetch_sub_explicit(&total_inflight, 1, memory_order_seq_cst);
     return n;
 }
 
@@ -465,23 +501,73 @@ static int reap_locked(struct gr__ring *r, G **list, unsigned max)
 
 /* ---------- the scheduler's side ---------- */
 
+/* Completions the kernel holds back: CQ overflow, or (COOP_TASKRUN) task
+ * work queued for this ring that only a system call of its submitter runs. */
+static inline bool cq_needs_enter(struct gr__ring *r)
+{
+    return IO_URING_READ_ONCE(*r->ring.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
+}
+
+/* Publish the queued SQEs to the kernel (liburing's flush, which 2.3
+ * keeps private); returns how many the kernel has not consumed yet. */
+static unsigned flush_sq_locked(struct gr__ring *r)
+{
+    struct io_uring_sq *sq = &r->ring.sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    r->sq_pending = 0;
+    return tail - io_uring_smp_load_acquire(sq->khead);
+}
+
+/* Block for one completion: the queued SQEs go in the same io_uring_enter.
+ * The SQ lock is not held across the wait (gr_close cancels from other
+ * threads); concurrent enters are fine: each submits what the kernel has
+ * not consumed yet, up to its count, and SUBMIT_ALL never stops early. */
+static void submit_and_wait(struct gr__ring *r, int64_t timeout_ns)
+{
+    gr__lock(&r->sqlock);
+    arm_wake_locked(r);
+    unsigned n = flush_sq_locked(r);
+    gr__unlock(&r->sqlock);
+    struct __kernel_timespec ts;
+    struct io_uring_getevents_arg arg = {.sigmask = 0, .sigmask_sz = _NSIG / 8, .ts = 0};
+    unsigned flags = IORING_ENTER_GETEVENTS;
+    if (timeout_ns != GR_NETPOLL_FOREVER) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        arg.ts = (uint64_t)(uintptr_t)&ts;
+        flags |= IORING_ENTER_EXT_ARG;
+    }
+    int ret = io_uring_enter2(r->ring.ring_fd, n, 1, flags, (flags & IORING_ENTER_EXT_ARG) ? (sigset_t *)&arg : NULL,
+                              sizeof arg);
+    gr__stat_add_io(ret > 0 ? (uint64_t)ret : 0, 0, 1);
+    if (ret == -EBUSY || ret == -EAGAIN) {
+        /* CQ overflow backlog or no memory: submit the usual way (it
+         * drains and retries), the caller reaps. */
+        gr__lock(&r->sqlock);
+        submit_locked(r);
+        gr__unlock(&r->sqlock);
+    }
+    /* -ETIME, -EINTR: fine, the caller reaps whatever is there */
+}
+
 static int uring_poll(struct gr__poller *pl, unsigned budget, int64_t timeout_ns, unsigned flags, G **list)
 {
     struct gr__ring *r = ring_of(pl);
     bool blocking = timeout_ns != 0;
     bool defer = (flags & GR_NETPOLL_DEFER) && !blocking;
     r->npolls++;
-    /* Submit: deferred, only a batch or an old request. The racy read of
+    /* Submit, unless this poll may block: its wait carries the SQEs.
+     * Deferred: only a batch or an old request. The racy read of
      * sq_pending is fine: only this P's goroutines queue SQEs without
      * submitting (others submit under the lock at once). */
-    if (r->sq_pending || blocking) {
+    if (r->sq_pending && !blocking &&
+        (!defer || r->sq_pending >= GR_BATCH || r->npolls - r->pending_poll >= GR_DEFER_POLLS)) {
         gr__lock(&r->sqlock);
-        if (!defer || r->sq_pending >= GR_BATCH || r->npolls - r->pending_poll >= GR_DEFER_POLLS)
-            submit_locked(r);
-        if (blocking) {
-            arm_wake_locked(r);
-            submit_locked(r);
-        }
+        submit_locked(r);   /* its enter also runs our task work (COOP_TASKRUN) */
         gr__unlock(&r->sqlock);
     }
     if (budget == 0) {
@@ -490,31 +576,31 @@ static int uring_poll(struct gr__poller *pl, unsigned budget, int64_t timeout_ns
             atomic_store_explicit(&r->lastpoll, gr__nanotime(), memory_order_relaxed);
         return 0;
     }
-    /* Reap; an empty CQ (the common case between completions) costs two
-     * loads and no lock. */
+    /* Reap; an empty CQ (the common case between completions) costs a few
+     * loads and no lock. peek_batch enters the kernel when cq_needs_enter. */
     int n = 0;
-    if (io_uring_cq_ready(&r->ring) || io_uring_cq_has_overflow(&r->ring)) {
+    if (io_uring_cq_ready(&r->ring) || cq_needs_enter(r)) {
         gr__lock(&r->cqlock);
         n = reap_locked(r, list, budget);
         gr__unlock(&r->cqlock);
     }
-    if (n > 0 || !blocking)
+    if (n > 0 || !blocking) {
+        if (blocking && r->sq_pending) {   /* not blocking after all: submit now */
+            gr__lock(&r->sqlock);
+            submit_locked(r);
+            gr__unlock(&r->sqlock);
+        }
         return n;
-    /* The wake read completed: a break came in since it was armed. */
-    if (atomic_load_explicit(&r->wake_done, memory_order_acquire))
-        return 0;
-    if (gr__netpoll_shutting_down())
-        return 0;
-    /* Block for one completion (or the wake read). */
-    struct io_uring_cqe *cqe;
-    gr__stat_add_io(0, 0, 1);
-    if (timeout_ns != GR_NETPOLL_FOREVER) {
-        struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
-        io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
-    } else {
-        io_uring_wait_cqe(&r->ring, &cqe);
     }
-    /* -ETIME, -EINTR: fine, reap whatever is there */
+    /* The wake read completed: a break came in since it was armed. */
+    if (atomic_load_explicit(&r->wake_done, memory_order_acquire) || gr__netpoll_shutting_down()) {
+        gr__lock(&r->sqlock);
+        arm_wake_locked(r);   /* consumed: the next block waits again */
+        submit_locked(r);
+        gr__unlock(&r->sqlock);
+        return 0;
+    }
+    submit_and_wait(r, timeout_ns);
     gr__lock(&r->cqlock);
     n = reap_locked(r, list, budget);
     gr__unlock(&r->cqlock);
@@ -535,7 +621,14 @@ static bool uring_busy(struct gr__poller *pl)
 
 static int64_t uring_inflight(void)
 {
-    return atomic_load_explicit(&total_inflight, memory_order_seq_cst);
+    int64_t n = 0;
+    for (int i = 0; i < GR_MAX_RINGS; i++) {
+        struct gr__ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
+        if (!r)
+            break;   /* rings exist for P 0..n-1 while the runtime runs */
+        n += atomic_load_explicit(&r->inflight, memory_order_seq_cst);
+    }
+    return n;
 }
 
 static int uring_reap_remote(struct gr__poller *pl, G **list)

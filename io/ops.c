@@ -6,8 +6,9 @@
  *
  * Choices (docs/DESIGN.md, "I/O", has the reasons):
  * - Writes to a socket go out as SEND / SENDMSG with MSG_NOSIGNAL;
- *   writes to anything else as WRITE / WRITEV with SIGPIPE
- *   ignored process-wide (gr__io_sigpipe_once), so SIGPIPE never fires.
+ *   writes to anything else as WRITE / WRITEV; gr_main ignores SIGPIPE
+ *   while the runtime runs (when its disposition was the default, as Go
+ *   does), so SIGPIPE never fires.
  * - Reads honour a sticky peer-reset flag: the kernel reports ECONNRESET
  *   once and then EOF; Go's contract (and ours) is ECONNRESET on every
  *   later read.
@@ -147,7 +148,6 @@ static ssize_t write_once(int fd, const void *buf, size_t n)
             return r;
         gr__fd_forget_kind(fd);   /* the number was reused behind our back */
     }
-    gr__io_sigpipe_once();
     struct gr__ioreq a = { .opcode = GR__OPC_WRITE, .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)-1 };
     return gr__fd_op(fd, GR__DIR_WRITE, &a, -1, 0);
 }
@@ -166,9 +166,7 @@ static ssize_t gr_write_all_impl(int fd, const void *buf, size_t n)
     struct gr__fd *d = gr__fd_get(fd);
     if (!d)
         return -EBADF;
-    gr__lock(&d->lock);
-    uint32_t gen = d->gen;
-    gr__unlock(&d->lock);
+    uint32_t gen = __atomic_load_n(&d->gen, __ATOMIC_RELAXED);   /* written atomically (fd_newgen) */
     const char *p = buf;
     size_t done = 0;
     while (done < n || n == 0) {
@@ -181,10 +179,7 @@ static ssize_t gr_write_all_impl(int fd, const void *buf, size_t n)
         if (r == 0)
             return done > 0 ? (ssize_t)done : -EIO;   /* a 0-byte write would loop forever */
         /* Closed and reused between two writes: the rest is not ours to send. */
-        gr__lock(&d->lock);
-        bool same = d->gen == gen;
-        gr__unlock(&d->lock);
-        if (!same && done < n)
+        if (done < n && __atomic_load_n(&d->gen, __ATOMIC_RELAXED) != gen)
             return (ssize_t)done;
     }
     return (ssize_t)done;
@@ -214,7 +209,6 @@ static ssize_t gr_writev_impl(int fd, const struct iovec *iov, int n)
             return r;
         gr__fd_forget_kind(fd);
     }
-    gr__io_sigpipe_once();
     struct gr__ioreq a = { .opcode = GR__OPC_WRITEV, .iov = iov, .iovcnt = n, .off = (uint64_t)-1 };
     return gr__fd_op(fd, GR__DIR_WRITE, &a, -1, 0);
 }
@@ -231,7 +225,6 @@ static ssize_t gr_pwrite_impl(int fd, const void *buf, size_t n, off_t off)
 {
     if (off < 0)
         return -EINVAL;
-    gr__io_sigpipe_once();
     struct gr__ioreq a = { .opcode = GR__OPC_WRITE, .cbuf = buf, .len = clamp_len(n), .off = (uint64_t)off };
     return gr__fd_op(fd, GR__DIR_WRITE, &a, -1, 0);
 }

@@ -37,6 +37,7 @@
  *   holder's writes), relaxed on increments (done under the parent's lock).
  */
 #include "sync/ctx.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -248,11 +249,7 @@ bool gr__ctx_watch(gr_ctx *ctx, struct gr__ctx_watch *w)
         gr__unlock(&ctx->lock);
         return false;
     }
-    w->prev = NULL;
-    w->next = ctx->watches;
-    if (ctx->watches)
-        ctx->watches->prev = w;
-    ctx->watches = w;
+    GR__LIST_PUSH_FRONT(ctx->watches, w);
     gr__unlock(&ctx->lock);
     return true;
 }
@@ -262,14 +259,36 @@ void gr__ctx_unwatch(gr_ctx *ctx, struct gr__ctx_watch *w)
     gr__lock(&ctx->lock);
     /* Fired watches were detached (cancel took the whole list). */
     bool listed = w->prev != NULL || ctx->watches == w;
-    if (listed) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            ctx->watches = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        w->next = w->prev = NULL;
-    }
+    if (listed)
+        GR__LIST_REMOVE(ctx->watches, w);
     gr__unlock(&ctx->lock);
+}
+
+int gr_ctx_sleep(gr_ctx *ctx, int64_t ns)
+{
+    if (!ctx)
+        return -EINVAL;
+    int e = gr_ctx_err(ctx);
+    if (e)
+        return e;
+    if (!gr__getg())
+        return -EPERM;
+    if (ns <= 0)
+        return 0;
+    struct gr_case c = { GR_RECV, gr_ctx_done(ctx), NULL, 0 };
+    int r = gr_select(&c, 1, ns);
+    if (r == -ETIMEDOUT)
+        return 0;
+    return r < 0 ? r : gr_ctx_err(ctx);
+}
+
+int gr_ctx_recv(gr_ctx *ctx, gr_chan *c, void *elem)
+{
+    if (!ctx)
+        return -EINVAL;
+    struct gr_case cs[2] = { { GR_RECV, c, elem, 0 }, { GR_RECV, gr_ctx_done(ctx), NULL, 0 } };
+    int r = gr_select(cs, 2, -1);
+    if (r < 0)
+        return r;
+    return r == 0 ? cs[0].result : gr_ctx_err(ctx);
 }

@@ -45,6 +45,7 @@
  *   the waiter after it resumes; the ready/resume handoff in core orders it.
  */
 #include "sync/sema.h"
+#include "core/list.h"
 
 #include <stddef.h>
 
@@ -284,11 +285,8 @@ void gr__notifylist_wait(struct gr__notifylist *l, uint32_t t)
         return;
     }
     struct gr__notifywaiter w = { .g = gp, .ticket = t, .next = NULL, .list = l };
-    if (l->tail)
-        l->tail->next = &w;
-    else
-        l->head = &w;
-    l->tail = &w;
+    struct gr__notifywaiter *wp = &w;
+    GR__SQUEUE_PUSH_BACK(l->head, l->tail, wp);
     gp->param = &w;             /* the teardown hook finds it here */
     gr__park_unlock(&l->lock, GR_WAIT_COND);
     gp->param = NULL;
@@ -357,7 +355,8 @@ void gr__notifylist_notify_all(struct gr__notifylist *l)
  * freed): goroutines abandoned at gr_main's return may sit in the global
  * semaphore table, which is simply forgotten (fini), or in the notify list
  * of a user's gr_cond, from which each is unlinked (abandon): the cond may
- * be used again by a later runtime. A cond waiter is recognised by its wait
+ * be used again by a later runtime, so its unnotified tickets are spent
+ * too. A cond waiter is recognised by its wait
  * reason and found through gp->param, set only while it is parked there;
  * one already readied (runnable, not run) is no longer in the list.
  */
@@ -381,6 +380,11 @@ static void sync_abandon(G *gp)
             l->tail = p;
         break;
     }
+    /* Every ticket still unnotified belongs to a goroutine abandoned now
+     * (only goroutines wait): spend them all, or a later runtime's signal
+     * would go to one of them and its new waiter would sleep on. */
+    atomic_store_explicit(&l->notify, atomic_load_explicit(&l->wait, memory_order_relaxed),
+                          memory_order_relaxed);
     gr__unlock(&l->lock);
     gp->param = NULL;
 }

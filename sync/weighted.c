@@ -30,6 +30,7 @@
  * - 0 <= cur <= size.
  */
 #include "sync/ctx.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -81,15 +82,7 @@ void gr_sem_free(gr_sem *s)
 
 static void unlink_waiter(gr_sem *s, struct semwaiter *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        s->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        s->tail = w->prev;
-    w->next = w->prev = NULL;
+    GR__QUEUE_REMOVE(s->head, s->tail, w);
 }
 
 /* Admit waiters from the head while they fit. s->lock held. Returns the
@@ -146,12 +139,22 @@ static void waiter_cancelled(struct gr__ctx_watch *cw)
 
 int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx)
 {
-    if (n < 0 || n > s->size)
+    if (n < 0)
         return -EINVAL;
     bool cancellable = gr__ctx_cancellable(ctx);
     int err;
     if (cancellable && (err = gr_ctx_err(ctx)) != 0)
         return err;   /* done before the call: fail even if we could take it */
+    if (n > s->size) {
+        /* x/sync: more than the size can never be had; wait for ctx to
+         * end and return its error (forever without one, as Go would). */
+        if (!gr__getg())
+            return -EPERM;
+        if (!cancellable)
+            gr_select(NULL, 0, -1);
+        gr_chan_recv(gr_ctx_done(ctx), NULL);
+        return gr_ctx_err(ctx);
+    }
 
     gr__lock(&s->lock);
     if (s->size - s->cur >= n && s->head == NULL) {
@@ -183,13 +186,8 @@ int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx)
         gr__unlock(&s->lock);
     } else {
         w.state = W_QUEUED;
-        w.prev = s->tail;
-        w.next = NULL;
-        if (s->tail)
-            s->tail->next = &w;
-        else
-            s->head = &w;
-        s->tail = &w;
+        struct semwaiter *wp = &w;
+        GR__QUEUE_PUSH_BACK(s->head, s->tail, wp);
         gp->param = &w;          /* the teardown hook finds it here */
         gr__park_unlock(&s->lock, GR_WAIT_SYNC_OTHER);
         gp->param = NULL;

@@ -3,7 +3,7 @@
  * channels, fairness, close wake-ups that leave no waiter behind, select
  * pairing with select, lock order, many cases, bad input.
  */
-#include "chan_util.h"
+#include "harness.h"
 
 static void ready_and_default(void *arg)
 {
@@ -121,9 +121,8 @@ static void fairness(void *arg)
     for (int i = 0; i < k; i++) {
         double dev = (counts[i] - expect) / expect;
         /* 3%: more than 5 standard deviations at these counts */
-        CHECK((dev < 0 ? -dev : dev) < 0.03);
-        if ((dev < 0 ? -dev : dev) >= 0.03)
-            chk_fail(__LINE__, "fairness: case count", counts[i], (long long)expect);
+        CHECKF((dev < 0 ? -dev : dev) < 0.03, "case %d chosen %lld times, %.0f expected", i,
+               (long long)counts[i], expect);
         gr_chan_free(c[i]);
     }
 }

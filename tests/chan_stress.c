@@ -4,7 +4,7 @@
  * sends, receives and selects, and select-heavy traffic. Loops are bounded
  * for a 2-core machine; every case runs under GR_MAXPROCS 1, 2 and 4.
  */
-#include "chan_util.h"
+#include "harness.h"
 #include <stdlib.h>
 
 /* ---------- MPMC: each value exactly once ---------- */

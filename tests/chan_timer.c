@@ -5,7 +5,7 @@
  * racing with firings, free. No assertion here depends on how late a timer
  * fires; those are in chan_timing.c.
  */
-#include "chan_util.h"
+#include "harness.h"
 
 static void one_shot(void *arg)
 {

@@ -3,7 +3,7 @@
  * lower bound (never early) and a loose upper bound for a noisy 2-core
  * machine shared with other work; run with one job (see Makefile.am).
  */
-#include "chan_util.h"
+#include "harness.h"
 
 #define SLACK (500 * MS) /* upper-bound slack */
 

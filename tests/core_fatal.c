@@ -3,7 +3,7 @@
  * child process: deadlock, stack overflow (guard page and canary stacks),
  * SIGQUIT dump.
  */
-#include "helpers.h"
+#include "harness.h"
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -13,7 +13,7 @@ struct child { int status; char err[16384]; };
 
 /* Run fn under gr_main in a child; collect its stderr and exit status.
  * If quit_after_ms > 0, send SIGQUIT after that long. */
-static void run_child(gr_fn fn, const char *grdebug, const char *guarded, int quit_after_ms, struct child *out)
+static void fatal_child(gr_fn fn, const char *grdebug, const char *guarded, int quit_after_ms, struct child *out)
 {
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
@@ -22,13 +22,12 @@ static void run_child(gr_fn fn, const char *grdebug, const char *guarded, int qu
     if (pid == 0) {
         dup2(fds[1], 2);
         close(fds[0]);
-        setenv("GR_MAXPROCS", "2", 1);
         if (grdebug)
             setenv("GRDEBUG", grdebug, 1);
         if (guarded)
             setenv("GR_GUARDED_STACKS", guarded, 1);
         alarm(20);
-        int r = gr_main(fn, NULL);
+        int r = gr_test_run(getenv("GR_MAXPROCS") ? 0 : 2, fn, NULL);
         _exit(r == 0 ? 0 : 3);
     }
     close(fds[1]);
@@ -63,7 +62,7 @@ static void deadlock_main(void *arg)
 Test(core_fatal, deadlock_reported, .timeout = 30)
 {
     struct child c;
-    run_child(deadlock_main, NULL, NULL, 0, &c);
+    fatal_child(deadlock_main, NULL, NULL, 0, &c);
     cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
     cr_assert(strncmp(c.err, "goring: fatal error: all goroutines are asleep - deadlock!", 58) == 0,
               "stderr: %s", c.err);
@@ -81,7 +80,7 @@ Test(core_fatal, no_deadlock_while_timer_pending, .timeout = 30)
 {
     /* A goroutine sleeping is not a deadlock; SIGQUIT then dumps all. */
     struct child c;
-    run_child(sleepy, NULL, NULL, 300, &c);
+    fatal_child(sleepy, NULL, NULL, 300, &c);
     cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
     cr_assert(strncmp(c.err, "SIGQUIT: quit", 13) == 0, "stderr: %s", c.err);
     cr_assert(strstr(c.err, "goroutine 1 [sleep]:"), "stderr: %s", c.err);
@@ -91,9 +90,50 @@ Test(core_fatal, no_deadlock_while_timer_pending, .timeout = 30)
 Test(core_fatal, deadlock_check_can_be_disabled, .timeout = 30)
 {
     struct child c;
-    run_child(deadlock_main, "deadlock=0", NULL, 300, &c);
+    fatal_child(deadlock_main, "deadlock=0", NULL, 300, &c);
     cr_assert(strncmp(c.err, "SIGQUIT: quit", 13) == 0, "stderr: %s", c.err);
     cr_assert(strstr(c.err, "goroutine 2 [chan receive]:"), "stderr: %s", c.err);
+}
+
+/* Every GRDEBUG value is checked: a bad one is reported in one line that
+ * says what is used instead, and the rest of GRDEBUG still applies. */
+static void quick(void *arg)
+{
+    (void)arg;
+    gr_sleep(MS);
+}
+
+Test(core_fatal, grdebug_bad_values_reported, .timeout = 30)
+{
+    struct child c;
+    fatal_child(quick, "schedtrace=x,handoff=5,retake_us=abc,preempt_ms=,handoff=abc,bogus=1,deadlock,"
+                       "io_direct=2,sq_entries=8", NULL, 0, &c);
+    cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d, stderr: %s", c.status, c.err);
+    static const char *const want[] = {
+        "goring: GRDEBUG: schedtrace=x is not a number in 0..3600000, using 0\n",
+        "goring: GRDEBUG: handoff=5 is not 0 or 1, using 1\n",
+        "goring: GRDEBUG: retake_us=abc is not a number in 0..1000000000, using 20\n",
+        "goring: GRDEBUG: preempt_ms= is not a number in 1..3600000, using 10\n",
+        "goring: GRDEBUG: handoff=abc is not 0 or 1, using 1\n",
+        "goring: GRDEBUG: unknown setting bogus, ignored\n",
+        "goring: GRDEBUG: deadlock is not name=value, ignored\n",
+        "goring: GRDEBUG: io_direct=2 is not 0 or 1, using 0\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(c.err, want[i]), "missing \"%s\" in stderr: %s", want[i], c.err);
+    cr_assert_null(strstr(c.err, "sq_entries"), "a good value is taken silently: %s", c.err);
+}
+
+Test(core_fatal, maxprocs_bad_value_reported, .timeout = 30)
+{
+    struct child c;
+    setenv("GR_MAXPROCS", "two", 1);
+    fatal_child(quick, NULL, NULL, 0, &c);
+    cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %d, stderr: %s", c.status, c.err);
+    char want[128];
+    snprintf(want, sizeof want, "goring: GR_MAXPROCS=two is not a number of Ps in 1..256, using %d\n",
+             gr_maxprocs());
+    cr_assert(strstr(c.err, want), "missing \"%s\" in stderr: %s", want, c.err);
 }
 
 #pragma GCC diagnostic ignored "-Winfinite-recursion"   /* on purpose */
@@ -120,15 +160,16 @@ static void overflow_main(void *arg)
 Test(core_fatal, stack_overflow_guard_page, .timeout = 30)
 {
     struct child c;
-    run_child(overflow_main, NULL, NULL, 0, &c);
+    fatal_child(overflow_main, NULL, NULL, 0, &c);
     cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2, "status %d, stderr: %s", c.status, c.err);
-    cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow"), "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "goring: goroutine 2 stack overflow (its stack: "), "stderr: %s", c.err);
+    cr_assert(strstr(c.err, "GR_STACK_SIZE") && strstr(c.err, "gr_go_opts"), "stderr: %s", c.err);
 }
 
 Test(core_fatal, stack_overflow_canary_stack, .timeout = 30)
 {
     struct child c;
-    run_child(overflow_main, NULL, "0", 0, &c);
+    fatal_child(overflow_main, NULL, "0", 0, &c);
 #if defined(__SANITIZE_ADDRESS__)
     /* Past the guard budget there is no guard page, and the canary is
      * checked only at a switch: under ASan, whose frames are larger, the

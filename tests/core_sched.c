@@ -3,7 +3,7 @@
  * Each Test runs in its own process (Criterion), so each gets a fresh
  * runtime with the GR_MAXPROCS it sets.
  */
-#include "helpers.h"
+#include "harness.h"
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -34,7 +34,7 @@ static void spawn_main(void *arg)
         int r;
         while ((r = gr_go(leaf, (void *)(intptr_t)i)) == -ENOMEM)
             gr_yield();
-        cr_assert_eq(r, 0);
+        CHECK_EQ(r, 0);
     }
     while (atomic_load(&spawned_done) < NSPAWN)
         gr_sleep(100000);
@@ -45,7 +45,7 @@ static void spawn_main(void *arg)
 
 static void check_spawn(int procs)
 {
-    cr_assert_eq(gr_test_run(procs, spawn_main, NULL), 0);
+    RUN(procs, spawn_main, NULL);
     cr_assert_eq(spawn_out.id_main, 1);
     cr_assert_eq(spawn_out.done, NSPAWN);
     cr_assert_eq(spawn_out.sum, (long)NSPAWN * (NSPAWN - 1) / 2);
@@ -80,7 +80,7 @@ static void steal_main(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 2000; i++)
-        cr_assert_eq(gr_go(busy, NULL), 0);
+        CHECK_EQ(gr_go(busy, NULL), 0);
     while (atomic_load(&steal_done) < 2000)
         gr_sleep(1000000);
     gr_stats(&steal_st);
@@ -88,7 +88,7 @@ static void steal_main(void *arg)
 
 Test(core_sched, steals_happen, .timeout = 60)
 {
-    cr_assert_eq(gr_test_run(4, steal_main, NULL), 0);
+    RUN(4, steal_main, NULL);
     cr_assert_eq(atomic_load(&steal_done), 2000);
     cr_assert_gt(steal_st.steals, 0, "steals=%llu", (unsigned long long)steal_st.steals);
     cr_assert_geq(steal_st.ms_created, 2);
@@ -107,7 +107,8 @@ Test(core_sched, eperm_outside_goroutine, .timeout = 10)
     gr_yield();   /* a plain sched_yield outside goroutines */
     gr_syscall_enter();
     gr_syscall_exit();
-    cr_assert_str_eq(gr_version(), "0.1.0");
+    cr_assert_str_eq(gr_version(), GR_VERSION);
+    cr_assert_str_eq(GR_VERSION, "0.1.0");
     cr_assert_gt(gr_maxprocs(), 0);
 }
 
@@ -124,12 +125,12 @@ static void opts_main(void *arg)
     opts_r[3] = gr_go(NULL, NULL);
     gr_sleep(10000000);
     /* gr_main inside gr_main is refused */
-    cr_assert_eq(gr_main(opts_main, NULL), -EBUSY);
+    CHECK_EQ(gr_main(opts_main, NULL), -EBUSY);
 }
 
 Test(core_sched, go_opts_bounds, .timeout = 10)
 {
-    cr_assert_eq(gr_test_run(2, opts_main, NULL), 0);
+    RUN(2, opts_main, NULL);
     cr_assert_eq(opts_r[0], -EINVAL);
     cr_assert_eq(opts_r[1], -EINVAL);
     cr_assert_eq(opts_r[2], 0);
@@ -139,7 +140,8 @@ Test(core_sched, go_opts_bounds, .timeout = 10)
 
 /* ---- deep recursion within a big stack works ---- */
 
-static int depth_reached;
+static int depth_reached[2];
+static gr_chan *deep_done;
 static int recurse(int n)
 {
     volatile char pad[1024];
@@ -151,24 +153,30 @@ static int recurse(int n)
 
 static void deep(void *arg)
 {
-    depth_reached = recurse((int)(intptr_t)arg);
+    int n = (int)(intptr_t)arg;
+    depth_reached[n == 60] = recurse(n);
+    done_signal(deep_done);
 }
 
+/* Waits for each goroutine's end (no sleeps that a loaded machine could
+ * outlast). */
 static void deep_main(void *arg)
 {
     (void)arg;
+    deep_done = done_make(2);
     struct gr_go_opts o = {.stack_size = 8u << 20, .name = "deep"};
-    cr_assert_eq(gr_go_opts(deep, (void *)(intptr_t)4000, &o), 0);
-    gr_sleep(50000000);
+    CHECK_EQ(gr_go_opts(deep, (void *)(intptr_t)4000, &o), 0);
     /* The default stack holds at least 64 KiB of locals. */
-    cr_assert_eq(gr_go(deep, (void *)(intptr_t)60), 0);
-    gr_sleep(20000000);
+    CHECK_EQ(gr_go(deep, (void *)(intptr_t)60), 0);
+    done_wait(deep_done, 2);
+    gr_chan_free(deep_done);
 }
 
 Test(core_sched, big_and_default_stacks, .timeout = 10)
 {
-    cr_assert_eq(gr_test_run(2, deep_main, NULL), 0);
-    cr_assert_eq(depth_reached, 60);
+    RUN(2, deep_main, NULL);
+    cr_assert_eq(depth_reached[0], 4000);
+    cr_assert_eq(depth_reached[1], 60);
 }
 
 /* ---- yield ping-pong keeps both alive and counts exactly ---- */
@@ -194,7 +202,7 @@ static void yield_main(void *arg)
 
 Test(core_sched, yield_many, .timeout = 30)
 {
-    cr_assert_eq(gr_test_run(1, yield_main, NULL), 0);
+    RUN(1, yield_main, NULL);
     cr_assert_eq(atomic_load(&pp_count), 100000);
 }
 
@@ -221,14 +229,14 @@ static void teardown_main(void *arg)
         gr_go(sleeper_forever, NULL);
     gr_go(spinner_yield, NULL);
     gr_sleep(5000000);
-    cr_assert_geq(gr_num_goroutine(), 102);
+    CHECK(gr_num_goroutine() >= 102);
     teardown_round++;
 }
 
 Test(core_sched, main_return_tears_down, .timeout = 30)
 {
     for (int round = 0; round < 3; round++) {
-        cr_assert_eq(gr_test_run(2, teardown_main, NULL), 0);
+        RUN(2, teardown_main, NULL);
         cr_assert_eq(gr_num_goroutine(), 0);
         struct gr_stats st;
         gr_stats(&st);
@@ -248,7 +256,7 @@ static void exit_main(void *arg)
 
 Test(core_sched, exit_main_goroutine, .timeout = 10)
 {
-    cr_assert_eq(gr_test_run(1, exit_main, NULL), 0);
+    RUN(1, exit_main, NULL);
     cr_assert_eq(after_exit, 0);
 }
 
@@ -280,7 +288,7 @@ static void errno_main(void *arg)
 
 Test(core_sched, errno_saved_per_goroutine, .timeout = 10)
 {
-    cr_assert_eq(gr_test_run(2, errno_main, NULL), 0);
+    RUN(2, errno_main, NULL);
     cr_assert_eq(errno_seen[0], 100);
     cr_assert_eq(errno_seen[1], 101);
 }

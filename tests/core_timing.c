@@ -4,7 +4,7 @@
  * *_timing binary CRITERION_JOBS=1) with slack for a noisy 2-core machine;
  * none asserts a speed.
  */
-#include "helpers.h"
+#include "harness.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MS 1000000LL
 
 /* ---- 1000 sleepers wake on time ---- */
 
@@ -47,7 +46,7 @@ static int cmp64(const void *a, const void *b)
 
 Test(core_timing, sleep_accuracy_1000, .timeout = 30)
 {
-    cr_assert_eq(gr_test_run(2, sleepers_main, NULL), 0);
+    RUN(2, sleepers_main, NULL);
     for (int i = 0; i < NSLEEP; i++)
         cr_assert_geq(overshoot[i], 0, "sleeper %d woke %lld ns early", i, (long long)-overshoot[i]);
     qsort(overshoot, NSLEEP, sizeof overshoot[0], cmp64);
@@ -91,7 +90,7 @@ static void starve_main(void *arg)
 
 Test(core_timing, timers_not_starved_by_yield, .timeout = 30)
 {
-    cr_assert_eq(gr_test_run(1, starve_main, NULL), 0);
+    RUN(1, starve_main, NULL);
     cr_assert_gt(atomic_load(&pongs), 1000, "the ping-pong ran");
     cr_assert_lt(starve_late, 50 * MS, "sleep woke %lld ns late", (long long)starve_late);
 }
@@ -129,7 +128,7 @@ static void handoff_main(void *arg)
     atomic_store(&counting, 1);
     gr_go(count_loop, NULL);
     gr_sleep(10 * MS);              /* let it start */
-    cr_assert_eq(pipe(pipefd), 0);
+    CHECK_EQ(pipe(pipefd), 0);
     pthread_t th;
     pthread_create(&th, NULL, late_writer, NULL);
     long before = atomic_load(&counter);
@@ -138,7 +137,7 @@ static void handoff_main(void *arg)
     ssize_t r = read(pipefd[0], &c, 1);   /* blocks ~200 ms */
     long after = atomic_load(&counter);
     gr_syscall_exit();
-    cr_assert_eq(r, 1);
+    CHECK_EQ(r, 1);
     progress_during_block = after - before;
     pthread_join(th, NULL);
     close(pipefd[0]);
@@ -149,7 +148,7 @@ static void handoff_main(void *arg)
 Test(core_timing, handoff_on_progress, .timeout = 20)
 {
     setenv("GRDEBUG", "handoff=1", 1);
-    cr_assert_eq(gr_test_run(1, handoff_main, NULL), 0);
+    RUN(1, handoff_main, NULL);
     cr_assert_gt(progress_during_block, 1000, "progress %ld", progress_during_block);
     struct gr_stats st;
     gr_stats(&st);
@@ -160,7 +159,7 @@ Test(core_timing, handoff_on_progress, .timeout = 20)
 Test(core_timing, handoff_off_stalls, .timeout = 20)
 {
     setenv("GRDEBUG", "handoff=0", 1);
-    cr_assert_eq(gr_test_run(1, handoff_main, NULL), 0);
+    RUN(1, handoff_main, NULL);
     cr_assert_eq(progress_during_block, 0, "progress %ld", progress_during_block);
     struct gr_stats st;
     gr_stats(&st);
@@ -186,7 +185,7 @@ static void handoff_blocking_main(void *arg)
 Test(core_timing, enter_blocking_hands_off, .timeout = 20)
 {
     setenv("GRDEBUG", "handoff=0", 1);   /* sysmon would not; the call itself must */
-    cr_assert_eq(gr_test_run(1, handoff_blocking_main, NULL), 0);
+    RUN(1, handoff_blocking_main, NULL);
     cr_assert_gt(progress_during_block, 100, "progress %ld", progress_during_block);
 }
 
@@ -232,13 +231,13 @@ static void b2b_main(void *arg)
 
 Test(core_timing, back_to_back_tiny_syscalls, .timeout = 20)
 {
-    cr_assert_eq(gr_test_run(1, b2b_main, (void *)0), 0);
+    RUN(1, b2b_main, (void *)0);
     cr_assert_gt(other_progress, 5, "other goroutine progressed %ld times", other_progress);
 }
 
 Test(core_timing, back_to_back_short_syscalls, .timeout = 20)
 {
-    cr_assert_eq(gr_test_run(1, b2b_main, (void *)1), 0);
+    RUN(1, b2b_main, (void *)1);
     cr_assert_gt(other_progress, 5, "other goroutine progressed %ld times", other_progress);
 }
 
@@ -285,7 +284,7 @@ static void yieldfair_main(void *arg)
 Test(core_timing, yield_does_not_starve_busy_p_queue, .timeout = 20)
 {
     setenv("GRDEBUG", "deadlock=1", 1);
-    cr_assert_eq(gr_test_run(2, yieldfair_main, NULL), 0);
+    RUN(2, yieldfair_main, NULL);
     cr_assert_eq(atomic_load(&victim_ran), 1);
     cr_assert_lt(victim_wait, 500 * MS, "victim waited %lld ns", (long long)victim_wait);
 }
@@ -314,7 +313,7 @@ static void conserve_main(void *arg)
 
 Test(core_timing, idle_p_woken_for_new_work, .timeout = 20)
 {
-    cr_assert_eq(gr_test_run(2, conserve_main, NULL), 0);
+    RUN(2, conserve_main, NULL);
     cr_assert_eq(atomic_load(&helper_ran), 1);
     cr_assert_lt(helper_wait, 100 * MS, "helper waited %lld ns", (long long)helper_wait);
 }
@@ -346,7 +345,7 @@ static void preempt_main(void *arg)
 
 Test(core_timing, preempt_request_honoured, .timeout = 20)
 {
-    cr_assert_eq(gr_test_run(1, preempt_main, NULL), 0);
+    RUN(1, preempt_main, NULL);
     cr_assert_eq(atomic_load(&other_ran_at), 3, "marker ran in phase %d", atomic_load(&other_ran_at) - 1);
     struct gr_stats st;
     gr_stats(&st);

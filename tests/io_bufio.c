@@ -2,10 +2,12 @@
  * sockets and pipes: fragmented and oversized input, every reader call,
  * the writer's buffering, flush, printf and sticky errors, and deadlines
  * and close behaving as on the raw fd. */
-#include "io_util.h"
+#include "harness.h"
 
 #include <fcntl.h>
 #include <goring/bufio.h>
+
+static int64_t ms(int64_t n) { return n * MS; }
 
 /* ---------- a peer that sends a script of fragments ---------- */
 
@@ -28,9 +30,9 @@ static void sender(void *arg)
     struct script *s = arg;
     for (int i = 0; i < s->nf; i++) {
         if (s->f[i].gap_ms)
-            gr_sleep(io_ms(s->f[i].gap_ms));
+            gr_sleep(ms(s->f[i].gap_ms));
         size_t n = s->f[i].n ? s->f[i].n : strlen(s->f[i].p);
-        IO_CHECK_EQ(gr_write_all(s->fd, s->f[i].p, n), n);
+        CHECK_EQ(gr_write_all(s->fd, s->f[i].p, n), n);
     }
     if (s->close_after)
         shutdown(s->fd, SHUT_WR);
@@ -41,17 +43,17 @@ static void sender(void *arg)
 static void send_bytewise(int fd, const char *str)
 {
     for (; *str; str++) {
-        IO_CHECK_EQ(gr_write_all(fd, str, 1), 1);
-        gr_sleep(io_ms(1));
+        CHECK_EQ(gr_write_all(fd, str, 1), 1);
+        gr_sleep(ms(1));
     }
 }
 
 #define LINE_EQ(n, line, want)                                                       \
     do {                                                                             \
-        ssize_t n_ = (n);                                                            \
-        IO_CHECK(n_ == (ssize_t)strlen(want) && memcmp(line, want, strlen(want)) == 0, \
-                 "got %zd '%.*s', want '%s'", n_, n_ > 0 ? (int)n_ : 0,             \
-                 n_ > 0 ? line : "", want);                                          \
+        ssize_t len_ = (n);                                                            \
+        CHECKF(len_ == (ssize_t)strlen(want) && memcmp(line, want, strlen(want)) == 0, \
+                 "got %zd '%.*s', want '%s'", len_, len_ > 0 ? (int)len_ : 0,             \
+                 len_ > 0 ? line : "", want);                                          \
     } while (0)
 
 /* ---------- reader ---------- */
@@ -60,7 +62,7 @@ static void t_fragmented_lines(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     gr_waitgroup wg = GR_WAITGROUP_INIT;
     static const struct frag f[] = {
         {"hel", 0, 0}, {"lo\nwor", 0, 5}, {"ld", 0, 5}, {"\n\nlast", 0, 5}};
@@ -68,7 +70,7 @@ static void t_fragmented_lines(void *arg)
     gr_waitgroup_add(&wg, 1);
     gr_go(sender, &sc);
     gr_reader *r = gr_reader_new(s, 16);
-    IO_CHECK(r != NULL, "reader");
+    CHECKF(r != NULL, "reader");
     const char *line;
     ssize_t n = gr_reader_read_slice(r, '\n', &line);
     LINE_EQ(n, line, "hello\n");
@@ -77,20 +79,20 @@ static void t_fragmented_lines(void *arg)
     n = gr_reader_read_slice(r, '\n', &line);
     LINE_EQ(n, line, "\n");
     /* "last" has no delimiter: end of stream leaves it buffered. */
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
-    IO_CHECK_EQ(gr_reader_buffered(r), 4);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
+    CHECK_EQ(gr_reader_buffered(r), 4);
     char buf[8];
-    IO_CHECK_EQ(gr_reader_read(r, buf, sizeof buf), 4);
-    IO_CHECK(memcmp(buf, "last", 4) == 0, "tail");
-    IO_CHECK_EQ(gr_reader_read(r, buf, sizeof buf), 0);
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
+    CHECK_EQ(gr_reader_read(r, buf, sizeof buf), 4);
+    CHECKF(memcmp(buf, "last", 4) == 0, "tail");
+    CHECK_EQ(gr_reader_read(r, buf, sizeof buf), 0);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
     gr_waitgroup_wait(&wg);
     gr_reader_free(r);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, fragmented_lines, .timeout = 20) { io_run(2, t_fragmented_lines, NULL); }
+Test(io_bufio, fragmented_lines, .timeout = 20) { RUN(2, t_fragmented_lines, NULL); }
 
 /* Bytes one at a time, 1 ms apart: every line still comes out whole. */
 struct bytewise { int fd; const char *str; gr_waitgroup *wg; };
@@ -106,7 +108,7 @@ static void t_bytewise(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     gr_waitgroup wg = GR_WAITGROUP_INIT;
     struct bytewise b = {c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &wg};
     gr_waitgroup_add(&wg, 1);
@@ -116,15 +118,15 @@ static void t_bytewise(void *arg)
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "GET / HTTP/1.1\r\n");
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "Host: x\r\n");
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "\r\n");
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
-    IO_CHECK_EQ(gr_reader_buffered(r), 0);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
+    CHECK_EQ(gr_reader_buffered(r), 0);
     gr_waitgroup_wait(&wg);
     gr_reader_free(r);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, bytewise_fragments, .timeout = 20) { io_run(2, t_bytewise, NULL); }
+Test(io_bufio, bytewise_fragments, .timeout = 20) { RUN(2, t_bytewise, NULL); }
 
 /* A line longer than the buffer: -ENOBUFS with a view of the full buffer,
  * nothing consumed (the same answer again), discard skips it; the line's
@@ -133,35 +135,35 @@ static void t_oversized_line(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     char big[41];
     for (int i = 0; i < 40; i++)
         big[i] = (char)('a' + i % 26);
     big[40] = 0;
-    IO_CHECK_EQ(gr_write_all(c, big, 40), 40);
-    IO_CHECK_EQ(gr_write_all(c, "\nok\n", 4), 4);
+    CHECK_EQ(gr_write_all(c, big, 40), 40);
+    CHECK_EQ(gr_write_all(c, "\nok\n", 4), 4);
     gr_reader *r = gr_reader_new(s, 16);
     const char *line;
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ENOBUFS);
-    IO_CHECK(memcmp(line, big, 16) == 0, "view is the buffer's start");
-    IO_CHECK_EQ(gr_reader_buffered(r), 16);
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ENOBUFS);
-    IO_CHECK(memcmp(line, big, 16) == 0, "nothing consumed");
-    IO_CHECK_EQ(gr_reader_discard(r, 16), 16);
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ENOBUFS);
-    IO_CHECK(memcmp(line, big + 16, 16) == 0, "second chunk");
-    IO_CHECK_EQ(gr_reader_discard(r, 16), 16);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ENOBUFS);
+    CHECKF(memcmp(line, big, 16) == 0, "view is the buffer's start");
+    CHECK_EQ(gr_reader_buffered(r), 16);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ENOBUFS);
+    CHECKF(memcmp(line, big, 16) == 0, "nothing consumed");
+    CHECK_EQ(gr_reader_discard(r, 16), 16);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ENOBUFS);
+    CHECKF(memcmp(line, big + 16, 16) == 0, "second chunk");
+    CHECK_EQ(gr_reader_discard(r, 16), 16);
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "ghijklmn\n");
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "ok\n");
     /* A line of exactly the buffer's size (delimiter included) fits. */
-    IO_CHECK_EQ(gr_write_all(c, "0123456789abcde\n", 16), 16);
+    CHECK_EQ(gr_write_all(c, "0123456789abcde\n", 16), 16);
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "0123456789abcde\n");
     gr_reader_free(r);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, oversized_line, .timeout = 20) { io_run(1, t_oversized_line, NULL); }
+Test(io_bufio, oversized_line, .timeout = 20) { RUN(1, t_oversized_line, NULL); }
 
 /* read_full across many small fragments into a small buffer; a stream
  * that ends inside the request gives -ENODATA, at a boundary 0. */
@@ -169,7 +171,7 @@ static void t_read_full(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     enum { N = 10000 };
     static char src[N], dst[N];
     for (int i = 0; i < N; i++)
@@ -182,30 +184,30 @@ static void t_read_full(void *arg)
     gr_waitgroup_add(&wg, 1);
     gr_go(sender, &sc);
     gr_reader *r = gr_reader_new(s, 64);
-    IO_CHECK_EQ(gr_reader_read_full(r, dst, 10), 10);
-    IO_CHECK_EQ(gr_reader_read_full(r, dst + 10, N - 10), N - 10);
-    IO_CHECK(memcmp(src, dst, N) == 0, "content");
+    CHECK_EQ(gr_reader_read_full(r, dst, 10), 10);
+    CHECK_EQ(gr_reader_read_full(r, dst + 10, N - 10), N - 10);
+    CHECKF(memcmp(src, dst, N) == 0, "content");
     gr_waitgroup_wait(&wg);
-    IO_CHECK_EQ(gr_write_all(c, "abcde", 5), 5);
+    CHECK_EQ(gr_write_all(c, "abcde", 5), 5);
     shutdown(c, SHUT_WR);
     char buf[16];
-    IO_CHECK_EQ(gr_reader_read_full(r, buf, 3), 3);
-    IO_CHECK_EQ(gr_reader_read_full(r, buf, 10), -ENODATA);
-    IO_CHECK(memcmp(buf, "de", 2) == 0, "partial bytes are in buf");
-    IO_CHECK_EQ(gr_reader_read_full(r, buf, 10), 0);
-    IO_CHECK_EQ(gr_reader_read_full(r, buf, 0), 0);
+    CHECK_EQ(gr_reader_read_full(r, buf, 3), 3);
+    CHECK_EQ(gr_reader_read_full(r, buf, 10), -ENODATA);
+    CHECKF(memcmp(buf, "de", 2) == 0, "partial bytes are in buf");
+    CHECK_EQ(gr_reader_read_full(r, buf, 10), 0);
+    CHECK_EQ(gr_reader_read_full(r, buf, 0), 0);
     gr_reader_free(r);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, read_full, .timeout = 20) { io_run(2, t_read_full, NULL); }
+Test(io_bufio, read_full, .timeout = 20) { RUN(2, t_read_full, NULL); }
 
 static void t_peek_discard_buffered(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     gr_waitgroup wg = GR_WAITGROUP_INIT;
     static const struct frag f[] = {{"ab", 0, 0}, {"cd", 0, 5}, {"efghijklmnopqrstuvwxyz", 0, 5}};
     struct script sc = {c, f, 3, true, &wg};
@@ -213,40 +215,40 @@ static void t_peek_discard_buffered(void *arg)
     gr_go(sender, &sc);
     gr_reader *r = gr_reader_new(s, 16);
     const char *p;
-    IO_CHECK_EQ(gr_reader_peek(r, 4, &p), 4);   /* waits for the second fragment */
-    IO_CHECK(memcmp(p, "abcd", 4) == 0, "peek");
-    IO_CHECK(gr_reader_buffered(r) >= 4, "buffered %zu", gr_reader_buffered(r));
-    IO_CHECK_EQ(gr_reader_peek(r, 2, &p), 2);   /* not consumed */
-    IO_CHECK(memcmp(p, "ab", 2) == 0, "peek again");
-    IO_CHECK_EQ(gr_reader_peek(r, 17, &p), -ENOBUFS);
-    IO_CHECK_EQ(gr_reader_discard(r, 3), 3);
+    CHECK_EQ(gr_reader_peek(r, 4, &p), 4);   /* waits for the second fragment */
+    CHECKF(memcmp(p, "abcd", 4) == 0, "peek");
+    CHECKF(gr_reader_buffered(r) >= 4, "buffered %zu", gr_reader_buffered(r));
+    CHECK_EQ(gr_reader_peek(r, 2, &p), 2);   /* not consumed */
+    CHECKF(memcmp(p, "ab", 2) == 0, "peek again");
+    CHECK_EQ(gr_reader_peek(r, 17, &p), -ENOBUFS);
+    CHECK_EQ(gr_reader_discard(r, 3), 3);
     char ch;
-    IO_CHECK_EQ(gr_reader_read(r, &ch, 1), 1);
-    IO_CHECK_EQ(ch, 'd');
+    CHECK_EQ(gr_reader_read(r, &ch, 1), 1);
+    CHECK_EQ(ch, 'd');
     /* peek of the whole buffer's size slides the unread bytes to the front */
-    IO_CHECK_EQ(gr_reader_peek(r, 16, &p), 16);
-    IO_CHECK(memcmp(p, "efghijklmnopqrst", 16) == 0, "peek 16");
-    IO_CHECK_EQ(gr_reader_buffered(r), 16);
-    IO_CHECK_EQ(gr_reader_discard(r, 5), 5);
-    IO_CHECK_EQ(gr_reader_buffered(r), 11);
-    IO_CHECK_EQ(gr_reader_read(r, &ch, 1), 1);
-    IO_CHECK_EQ(ch, 'j');
+    CHECK_EQ(gr_reader_peek(r, 16, &p), 16);
+    CHECKF(memcmp(p, "efghijklmnopqrst", 16) == 0, "peek 16");
+    CHECK_EQ(gr_reader_buffered(r), 16);
+    CHECK_EQ(gr_reader_discard(r, 5), 5);
+    CHECK_EQ(gr_reader_buffered(r), 11);
+    CHECK_EQ(gr_reader_read(r, &ch, 1), 1);
+    CHECK_EQ(ch, 'j');
     /* 16 left in the stream ("klmnopqrstuvwxyz"): peek more shows fewer
      * at end of stream, discard more skips what is there. */
-    IO_CHECK_EQ(gr_reader_peek(r, 16, &p), 16);
-    IO_CHECK_EQ(gr_reader_discard(r, 10), 10);
-    IO_CHECK_EQ(gr_reader_peek(r, 10, &p), 6);
-    IO_CHECK(memcmp(p, "uvwxyz", 6) == 0, "peek at end");
-    IO_CHECK_EQ(gr_reader_discard(r, 100), 6);
-    IO_CHECK_EQ(gr_reader_discard(r, 1), 0);
-    IO_CHECK_EQ(gr_reader_peek(r, 1, &p), 0);
+    CHECK_EQ(gr_reader_peek(r, 16, &p), 16);
+    CHECK_EQ(gr_reader_discard(r, 10), 10);
+    CHECK_EQ(gr_reader_peek(r, 10, &p), 6);
+    CHECKF(memcmp(p, "uvwxyz", 6) == 0, "peek at end");
+    CHECK_EQ(gr_reader_discard(r, 100), 6);
+    CHECK_EQ(gr_reader_discard(r, 1), 0);
+    CHECK_EQ(gr_reader_peek(r, 1, &p), 0);
     gr_waitgroup_wait(&wg);
     gr_reader_free(r);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, peek_discard_buffered, .timeout = 20) { io_run(2, t_peek_discard_buffered, NULL); }
+Test(io_bufio, peek_discard_buffered, .timeout = 20) { RUN(2, t_peek_discard_buffered, NULL); }
 
 /* A read of at least the buffer's size on an empty buffer goes straight
  * to the fd; a smaller one is served from one fill. */
@@ -254,35 +256,35 @@ static void t_read_sizes(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     char out[100], in[100];
     for (int i = 0; i < 100; i++)
         out[i] = (char)i;
-    IO_CHECK_EQ(gr_write_all(c, out, 100), 100);
-    gr_sleep(io_ms(10));
+    CHECK_EQ(gr_write_all(c, out, 100), 100);
+    gr_sleep(ms(10));
     gr_reader *r = gr_reader_new(s, 32);
-    IO_CHECK_EQ(gr_reader_read(r, in, 100), 100);   /* direct: all 100 */
-    IO_CHECK_EQ(gr_reader_buffered(r), 0);
-    IO_CHECK(memcmp(in, out, 100) == 0, "direct");
-    IO_CHECK_EQ(gr_write_all(c, out, 100), 100);
-    gr_sleep(io_ms(10));
-    IO_CHECK_EQ(gr_reader_read(r, in, 10), 10);      /* one fill of 32 */
-    IO_CHECK_EQ(gr_reader_buffered(r), 22);
-    IO_CHECK_EQ(gr_reader_read(r, in, 100), 22);     /* buffered bytes only */
-    IO_CHECK_EQ(gr_reader_read(r, in, 0), 0);
+    CHECK_EQ(gr_reader_read(r, in, 100), 100);   /* direct: all 100 */
+    CHECK_EQ(gr_reader_buffered(r), 0);
+    CHECKF(memcmp(in, out, 100) == 0, "direct");
+    CHECK_EQ(gr_write_all(c, out, 100), 100);
+    gr_sleep(ms(10));
+    CHECK_EQ(gr_reader_read(r, in, 10), 10);      /* one fill of 32 */
+    CHECK_EQ(gr_reader_buffered(r), 22);
+    CHECK_EQ(gr_reader_read(r, in, 100), 22);     /* buffered bytes only */
+    CHECK_EQ(gr_reader_read(r, in, 0), 0);
     gr_reader_free(r);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, read_sizes, .timeout = 20) { io_run(1, t_read_sizes, NULL); }
+Test(io_bufio, read_sizes, .timeout = 20) { RUN(1, t_read_sizes, NULL); }
 
 /* A pipe: the reader uses gr_read. */
 static void t_pipe(void *arg)
 {
     (void)arg;
     int p[2];
-    IO_CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
     gr_waitgroup wg = GR_WAITGROUP_INIT;
     static const struct frag f[] = {{"one\ntw", 0, 0}, {"o\n", 0, 5}};
     struct script sc = {p[1], f, 2, false, &wg};
@@ -294,12 +296,12 @@ static void t_pipe(void *arg)
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "two\n");
     gr_waitgroup_wait(&wg);
     gr_close(p[1]);
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), 0);
     gr_reader_free(r);
     gr_close(p[0]);
 }
 
-Test(io_bufio, pipe, .timeout = 20) { io_run(2, t_pipe, NULL); }
+Test(io_bufio, pipe, .timeout = 20) { RUN(2, t_pipe, NULL); }
 
 /* The fd's read deadline ends a blocked fill with -ETIMEDOUT; the partial
  * line stays buffered and a later call, with the deadline cleared,
@@ -308,43 +310,43 @@ static void t_read_deadline(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     gr_reader *r = gr_reader_new(s, 0);
-    IO_CHECK_EQ(gr_write_all(c, "par", 3), 3);
-    IO_CHECK_EQ(gr_set_deadline(s, GR_READ, gr_nanotime() + io_ms(30)), 0);
+    CHECK_EQ(gr_write_all(c, "par", 3), 3);
+    CHECK_EQ(gr_set_deadline(s, GR_READ, gr_nanotime() + ms(30)), 0);
     const char *line;
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ETIMEDOUT);
-    IO_CHECK_EQ(gr_reader_buffered(r), 3);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ETIMEDOUT);
+    CHECK_EQ(gr_reader_buffered(r), 3);
     const char *p;
-    IO_CHECK_EQ(gr_reader_peek(r, 4, &p), -ETIMEDOUT);   /* past: fails at once */
+    CHECK_EQ(gr_reader_peek(r, 4, &p), -ETIMEDOUT);   /* past: fails at once */
     char buf[8];
-    IO_CHECK_EQ(gr_reader_read_full(r, buf, 8), -ETIMEDOUT);
-    IO_CHECK_EQ(gr_reader_buffered(r), 0);   /* read_full consumed "par" into buf */
-    IO_CHECK(memcmp(buf, "par", 3) == 0, "read_full kept bytes");
-    IO_CHECK_EQ(gr_write_all(c, "tial\n", 5), 5);
-    IO_CHECK_EQ(gr_set_deadline(s, GR_READ, -1), 0);
+    CHECK_EQ(gr_reader_read_full(r, buf, 8), -ETIMEDOUT);
+    CHECK_EQ(gr_reader_buffered(r), 0);   /* read_full consumed "par" into buf */
+    CHECKF(memcmp(buf, "par", 3) == 0, "read_full kept bytes");
+    CHECK_EQ(gr_write_all(c, "tial\n", 5), 5);
+    CHECK_EQ(gr_set_deadline(s, GR_READ, -1), 0);
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "tial\n");
     /* again for read_slice keeping its bytes */
-    IO_CHECK_EQ(gr_write_all(c, "ab", 2), 2);
-    gr_sleep(io_ms(5));
-    IO_CHECK_EQ(gr_set_deadline(s, GR_READ, gr_nanotime() + io_ms(20)), 0);
-    IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ETIMEDOUT);
-    IO_CHECK_EQ(gr_set_deadline(s, GR_READ, -1), 0);
-    IO_CHECK_EQ(gr_write_all(c, "c\n", 2), 2);
+    CHECK_EQ(gr_write_all(c, "ab", 2), 2);
+    gr_sleep(ms(5));
+    CHECK_EQ(gr_set_deadline(s, GR_READ, gr_nanotime() + ms(20)), 0);
+    CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ETIMEDOUT);
+    CHECK_EQ(gr_set_deadline(s, GR_READ, -1), 0);
+    CHECK_EQ(gr_write_all(c, "c\n", 2), 2);
     LINE_EQ(gr_reader_read_slice(r, '\n', &line), line, "abc\n");
     gr_reader_free(r);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, read_deadline, .timeout = 20) { io_run(1, t_read_deadline, NULL); }
+Test(io_bufio, read_deadline, .timeout = 20) { RUN(1, t_read_deadline, NULL); }
 
 struct closer { int fd; gr_waitgroup *wg; };
 static void closer_main(void *arg)
 {
     struct closer *cl = arg;
-    gr_sleep(io_ms(20));
-    IO_CHECK_EQ(gr_close(cl->fd), 0);
+    gr_sleep(ms(20));
+    CHECK_EQ(gr_close(cl->fd), 0);
     gr_waitgroup_done(cl->wg);
 }
 
@@ -354,47 +356,47 @@ static void t_close_wakes_reader(void *arg)
     (void)arg;
     for (int round = 0; round < 5; round++) {
         int c = -1, s = -1;
-        IO_CHECK_EQ(io_pair(&c, &s), 0);
+        CHECK_EQ(io_pair(&c, &s), 0);
         gr_reader *r = gr_reader_new(s, 0);
         gr_waitgroup wg = GR_WAITGROUP_INIT;
         struct closer cl = {s, &wg};
         gr_waitgroup_add(&wg, 1);
         gr_go(closer_main, &cl);
         const char *line;
-        IO_CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ECANCELED);
+        CHECK_EQ(gr_reader_read_slice(r, '\n', &line), -ECANCELED);
         gr_waitgroup_wait(&wg);
         gr_reader_free(r);
         gr_close(c);
     }
 }
 
-Test(io_bufio, close_wakes_reader, .timeout = 20) { io_run(2, t_close_wakes_reader, NULL); }
+Test(io_bufio, close_wakes_reader, .timeout = 20) { RUN(2, t_close_wakes_reader, NULL); }
 
 static void t_bad_args(void *arg)
 {
     (void)arg;
     errno = 0;
-    IO_CHECK(gr_reader_new(-1, 0) == NULL && errno == EINVAL, "reader fd -1");
+    CHECKF(gr_reader_new(-1, 0) == NULL && errno == EINVAL, "reader fd -1");
     errno = 0;
-    IO_CHECK(gr_reader_new(0, ((size_t)1 << 30) + 1) == NULL && errno == EINVAL, "reader size");
+    CHECKF(gr_reader_new(0, ((size_t)1 << 30) + 1) == NULL && errno == EINVAL, "reader size");
     errno = 0;
-    IO_CHECK(gr_writer_new(-1, 0) == NULL && errno == EINVAL, "writer fd -1");
+    CHECKF(gr_writer_new(-1, 0) == NULL && errno == EINVAL, "writer fd -1");
     errno = 0;
-    IO_CHECK(gr_writer_new(0, ((size_t)1 << 30) + 1) == NULL && errno == EINVAL, "writer size");
+    CHECKF(gr_writer_new(0, ((size_t)1 << 30) + 1) == NULL && errno == EINVAL, "writer size");
     gr_reader *r = gr_reader_new(0, 1);   /* raised to the 16-byte minimum */
     const char *p;
-    IO_CHECK_EQ(gr_reader_peek(r, 17, &p), -ENOBUFS);
-    IO_CHECK_EQ(gr_reader_fd(r), 0);
+    CHECK_EQ(gr_reader_peek(r, 17, &p), -ENOBUFS);
+    CHECK_EQ(gr_reader_fd(r), 0);
     gr_reader_free(r);
     gr_writer *w = gr_writer_new(1, 1);
-    IO_CHECK_EQ(gr_writer_available(w), 16);
-    IO_CHECK_EQ(gr_writer_fd(w), 1);
+    CHECK_EQ(gr_writer_available(w), 16);
+    CHECK_EQ(gr_writer_fd(w), 1);
     gr_writer_free(w);
     gr_reader_free(NULL);
     gr_writer_free(NULL);
 }
 
-Test(io_bufio, bad_args, .timeout = 10) { io_run(1, t_bad_args, NULL); }
+Test(io_bufio, bad_args, .timeout = 10) { RUN(1, t_bad_args, NULL); }
 
 /* ---------- writer ---------- */
 
@@ -403,34 +405,34 @@ static void t_writer_buffers(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     gr_writer *w = gr_writer_new(s, 64);
-    IO_CHECK_EQ(gr_writer_write(w, "HTTP/1.1 200 OK\r\n", 17), 17);
-    IO_CHECK_EQ(gr_writer_printf(w, "Content-Length: %d\r\n\r\n", 13), 22);
-    IO_CHECK_EQ(gr_writer_write(w, "Hello, World!", 13), 13);
-    IO_CHECK_EQ(gr_writer_buffered(w), 52);
-    IO_CHECK_EQ(gr_writer_available(w), 12);
-    gr_sleep(io_ms(5));
+    CHECK_EQ(gr_writer_write(w, "HTTP/1.1 200 OK\r\n", 17), 17);
+    CHECK_EQ(gr_writer_printf(w, "Content-Length: %d\r\n\r\n", 13), 22);
+    CHECK_EQ(gr_writer_write(w, "Hello, World!", 13), 13);
+    CHECK_EQ(gr_writer_buffered(w), 52);
+    CHECK_EQ(gr_writer_available(w), 12);
+    gr_sleep(ms(5));
     char buf[128];
-    IO_CHECK_EQ(recv(c, buf, sizeof buf, MSG_DONTWAIT), -1);   /* nothing sent yet */
-    IO_CHECK_EQ(gr_writer_flush(w), 0);
-    IO_CHECK_EQ(gr_writer_buffered(w), 0);
-    IO_CHECK_EQ(gr_writer_flush(w), 0);   /* empty flush */
-    IO_CHECK_EQ(io_read_full(c, buf, 52), 52);
-    IO_CHECK(memcmp(buf, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!", 52) == 0,
+    CHECK_EQ(recv(c, buf, sizeof buf, MSG_DONTWAIT), -1);   /* nothing sent yet */
+    CHECK_EQ(gr_writer_flush(w), 0);
+    CHECK_EQ(gr_writer_buffered(w), 0);
+    CHECK_EQ(gr_writer_flush(w), 0);   /* empty flush */
+    CHECK_EQ(io_read_full(c, buf, 52), 52);
+    CHECKF(memcmp(buf, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!", 52) == 0,
              "content");
     gr_writer_free(w);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, writer_buffers, .timeout = 20) { io_run(1, t_writer_buffers, NULL); }
+Test(io_bufio, writer_buffers, .timeout = 20) { RUN(1, t_writer_buffers, NULL); }
 
 struct drain { int fd; size_t n; char *buf; gr_waitgroup *wg; };
 static void drain_main(void *arg)
 {
     struct drain *d = arg;
-    IO_CHECK_EQ(io_read_full(d->fd, d->buf, d->n), d->n);
+    CHECK_EQ(io_read_full(d->fd, d->buf, d->n), d->n);
     gr_waitgroup_done(d->wg);
 }
 
@@ -439,7 +441,7 @@ static void t_writer_sizes(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     enum { N = 300000 };
     char *src = malloc(N), *dst = malloc(N);
     for (int i = 0; i < N; i++)
@@ -455,13 +457,13 @@ static void t_writer_sizes(void *arg)
         size_t k = sizes[i % 12];
         if (k > N - off)
             k = N - off;
-        IO_CHECK_EQ(gr_writer_write(w, src + off, k), k);
+        CHECK_EQ(gr_writer_write(w, src + off, k), k);
         off += k;
-        IO_CHECK(gr_writer_buffered(w) <= 100, "buffered %zu", gr_writer_buffered(w));
+        CHECKF(gr_writer_buffered(w) <= 100, "buffered %zu", gr_writer_buffered(w));
     }
-    IO_CHECK_EQ(gr_writer_flush(w), 0);
+    CHECK_EQ(gr_writer_flush(w), 0);
     gr_waitgroup_wait(&wg);
-    IO_CHECK(memcmp(src, dst, N) == 0, "content");
+    CHECKF(memcmp(src, dst, N) == 0, "content");
     gr_writer_free(w);
     free(src);
     free(dst);
@@ -469,35 +471,35 @@ static void t_writer_sizes(void *arg)
     gr_close(s);
 }
 
-Test(io_bufio, writer_sizes, .timeout = 30) { io_run(2, t_writer_sizes, NULL); }
+Test(io_bufio, writer_sizes, .timeout = 30) { RUN(2, t_writer_sizes, NULL); }
 
 /* printf: into the buffer, after a flush, and longer than the buffer. */
 static void t_writer_printf(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     gr_writer *w = gr_writer_new(s, 32);
-    IO_CHECK_EQ(gr_writer_printf(w, "%s-%d;", "abc", 42), 7);
-    IO_CHECK_EQ(gr_writer_buffered(w), 7);
-    IO_CHECK_EQ(gr_writer_printf(w, "%030d", 7), 30);   /* does not fit: flush first */
-    IO_CHECK_EQ(gr_writer_buffered(w), 30);
+    CHECK_EQ(gr_writer_printf(w, "%s-%d;", "abc", 42), 7);
+    CHECK_EQ(gr_writer_buffered(w), 7);
+    CHECK_EQ(gr_writer_printf(w, "%030d", 7), 30);   /* does not fit: flush first */
+    CHECK_EQ(gr_writer_buffered(w), 30);
     char big[200];
     memset(big, 'x', 199);
     big[199] = 0;
-    IO_CHECK_EQ(gr_writer_printf(w, "[%s]", big), 201);   /* longer than the buffer */
-    IO_CHECK_EQ(gr_writer_printf(w, "%s", ""), 0);
-    IO_CHECK_EQ(gr_writer_flush(w), 0);
+    CHECK_EQ(gr_writer_printf(w, "[%s]", big), 201);   /* longer than the buffer */
+    CHECK_EQ(gr_writer_printf(w, "%s", ""), 0);
+    CHECK_EQ(gr_writer_flush(w), 0);
     char buf[256];
-    IO_CHECK_EQ(io_read_full(c, buf, 238), 238);
-    IO_CHECK(memcmp(buf, "abc-42;000000000000000000000000000007[x", 39) == 0, "head");
-    IO_CHECK(buf[237] == ']' && buf[236] == 'x', "tail");
+    CHECK_EQ(io_read_full(c, buf, 238), 238);
+    CHECKF(memcmp(buf, "abc-42;000000000000000000000000000007[x", 39) == 0, "head");
+    CHECKF(buf[237] == ']' && buf[236] == 'x', "tail");
     gr_writer_free(w);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, writer_printf, .timeout = 20) { io_run(1, t_writer_printf, NULL); }
+Test(io_bufio, writer_printf, .timeout = 20) { RUN(1, t_writer_printf, NULL); }
 
 /* A send to a peer that closed fails; the error is sticky for writes,
  * printf and flush. */
@@ -505,7 +507,7 @@ static void t_writer_sticky_error(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     gr_close(c);
     gr_writer *w = gr_writer_new(s, 64);
     char chunk[1000];
@@ -514,17 +516,17 @@ static void t_writer_sticky_error(void *arg)
     for (int i = 0; i < 10000 && k >= 0; i++) {
         k = gr_writer_write(w, chunk, sizeof chunk);
         if (k >= 0)
-            gr_sleep(io_ms(1));
+            gr_sleep(ms(1));
     }
-    IO_CHECK(k == -EPIPE || k == -ECONNRESET, "write error %zd", k);
-    IO_CHECK_EQ(gr_writer_write(w, "a", 1), k);
-    IO_CHECK_EQ(gr_writer_printf(w, "%d", 1), k);
-    IO_CHECK_EQ(gr_writer_flush(w), k);
+    CHECKF(k == -EPIPE || k == -ECONNRESET, "write error %zd", k);
+    CHECK_EQ(gr_writer_write(w, "a", 1), k);
+    CHECK_EQ(gr_writer_printf(w, "%d", 1), k);
+    CHECK_EQ(gr_writer_flush(w), k);
     gr_writer_free(w);
     gr_close(s);
 }
 
-Test(io_bufio, writer_sticky_error, .timeout = 30) { io_run(1, t_writer_sticky_error, NULL); }
+Test(io_bufio, writer_sticky_error, .timeout = 30) { RUN(1, t_writer_sticky_error, NULL); }
 
 /* The fd's write deadline ends a flush blocked on a peer that does not
  * read: -ETIMEDOUT, sticky. */
@@ -532,25 +534,25 @@ static void t_writer_deadline(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(io_pair(&c, &s), 0);
     int small = 4096;
     setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     gr_writer *w = gr_writer_new(s, 4096);
-    IO_CHECK_EQ(gr_set_deadline(s, GR_WRITE, gr_nanotime() + io_ms(50)), 0);
+    CHECK_EQ(gr_set_deadline(s, GR_WRITE, gr_nanotime() + ms(50)), 0);
     char chunk[4096];
     memset(chunk, 'q', sizeof chunk);
     ssize_t k = 0;
     for (int i = 0; i < 100000 && k >= 0; i++)
         k = gr_writer_write(w, chunk, sizeof chunk);
-    IO_CHECK_EQ(k, -ETIMEDOUT);
-    IO_CHECK_EQ(gr_writer_flush(w), -ETIMEDOUT);
+    CHECK_EQ(k, -ETIMEDOUT);
+    CHECK_EQ(gr_writer_flush(w), -ETIMEDOUT);
     gr_writer_free(w);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, writer_deadline, .timeout = 30) { io_run(1, t_writer_deadline, NULL); }
+Test(io_bufio, writer_deadline, .timeout = 30) { RUN(1, t_writer_deadline, NULL); }
 
 /* The pipelining pattern of bufio.h: three requests in one segment are
  * answered and the answers flushed once, when the reader has nothing
@@ -559,30 +561,30 @@ static void t_pipelined_batch(void *arg)
 {
     (void)arg;
     int c = -1, s = -1;
-    IO_CHECK_EQ(io_pair(&c, &s), 0);
-    IO_CHECK_EQ(gr_write_all(c, "PING\nPING\nPING\n", 15), 15);
+    CHECK_EQ(io_pair(&c, &s), 0);
+    CHECK_EQ(gr_write_all(c, "PING\nPING\nPING\n", 15), 15);
     gr_reader *r = gr_reader_new(s, 0);
     gr_writer *w = gr_writer_new(s, 0);
     const char *line;
     int answered = 0, flushes = 0;
     ssize_t n;
     while (answered < 3 && (n = gr_reader_read_slice(r, '\n', &line)) > 0) {
-        IO_CHECK_EQ(gr_writer_write(w, "PONG\n", 5), 5);
+        CHECK_EQ(gr_writer_write(w, "PONG\n", 5), 5);
         answered++;
         if (gr_reader_buffered(r) == 0) {
-            IO_CHECK_EQ(gr_writer_flush(w), 0);
+            CHECK_EQ(gr_writer_flush(w), 0);
             flushes++;
         }
     }
-    IO_CHECK_EQ(answered, 3);
-    IO_CHECK_EQ(flushes, 1);
+    CHECK_EQ(answered, 3);
+    CHECK_EQ(flushes, 1);
     char buf[64];
-    gr_sleep(io_ms(5));
-    IO_CHECK_EQ(gr_recv(c, buf, sizeof buf, 0), 15);
+    gr_sleep(ms(5));
+    CHECK_EQ(gr_recv(c, buf, sizeof buf, 0), 15);
     gr_reader_free(r);
     gr_writer_free(w);
     gr_close(c);
     gr_close(s);
 }
 
-Test(io_bufio, pipelined_batch, .timeout = 20) { io_run(1, t_pipelined_batch, NULL); }
+Test(io_bufio, pipelined_batch, .timeout = 20) { RUN(1, t_pipelined_batch, NULL); }

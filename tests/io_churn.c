@@ -2,7 +2,7 @@
  * process's open fd count (/proc/self/fd) is back to its baseline. Half the
  * clients close gracefully, half with a reset (SO_LINGER 0), half close
  * before reading the echo: every path through gr_close must free its fd. */
-#include "io_util.h"
+#include "harness.h"
 
 #define CHURN_TOTAL 10000
 #define CHURN_WORKERS 50
@@ -24,7 +24,7 @@ static void serve(void *arg)
     gr_set_deadline(fd, GR_READ, gr_nanotime() + 10LL * 1000000000);
     while (gr_recv(fd, b, sizeof b, 0) > 0)
         ;
-    IO_CHECK_EQ(gr_close(fd), 0);
+    CHECK_EQ(gr_close(fd), 0);
     atomic_fetch_add(&served, 1);
     gr_waitgroup_done(&server_wg);
 }
@@ -34,7 +34,7 @@ static void acceptor(void *arg)
     for (;;) {
         int fd = gr_accept(listener, NULL, NULL, 0);
         if (fd < 0) {
-            IO_CHECK(fd == -ECANCELED, "accept: %d", fd);
+            CHECKF(fd == -ECANCELED, "accept: %d", fd);
             break;
         }
         gr_waitgroup_add(&server_wg, 1);
@@ -50,21 +50,21 @@ static void worker(void *arg)
         if (i >= CHURN_TOTAL)
             break;
         int fd = gr_dial_tcp(addr, 30LL * 1000000000);
-        IO_CHECK(fd >= 0, "dial %ld: %d", i, fd);
+        CHECKF(fd >= 0, "dial %ld: %d", i, fd);
         if (fd < 0)
             break;
         atomic_fetch_add(&dialed, 1);
         char b = (char)i;
-        IO_CHECK_EQ(gr_send(fd, &b, 1, 0), 1);
+        CHECK_EQ(gr_send(fd, &b, 1, 0), 1);
         if (i % 4 != 3) {
             char r;
-            IO_CHECK_EQ(io_read_full(fd, &r, 1), 1);
+            CHECK_EQ(io_read_full(fd, &r, 1), 1);
         }
         if (i % 2) {
             struct linger lg = { .l_onoff = 1, .l_linger = 0 };
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         }
-        IO_CHECK_EQ(gr_close(fd), 0);
+        CHECK_EQ(gr_close(fd), 0);
     }
     gr_waitgroup_done(&workers_wg);
 }
@@ -73,7 +73,7 @@ static void churn(void *arg)
 {
     int baseline = io_count_fds();
     listener = io_listen(1024, addr, sizeof addr);
-    IO_CHECK(listener >= 0, "listen: %d", listener);
+    CHECKF(listener >= 0, "listen: %d", listener);
     if (listener < 0)
         return;
     gr_waitgroup_add(&server_wg, 1);
@@ -82,20 +82,20 @@ static void churn(void *arg)
     for (int i = 0; i < CHURN_WORKERS; i++)
         gr_go(worker, NULL);
     gr_waitgroup_wait(&workers_wg);
-    IO_CHECK_EQ(atomic_load(&dialed), CHURN_TOTAL);
+    CHECK_EQ(atomic_load(&dialed), CHURN_TOTAL);
     /* every server connection finishes on the client's close */
     for (int i = 0; i < 30000 && atomic_load(&served) < CHURN_TOTAL; i++)
-        gr_sleep(io_ms(1));
-    IO_CHECK_EQ(atomic_load(&served), CHURN_TOTAL);
-    IO_CHECK_EQ(gr_close(listener), 0);
+        gr_sleep(((1) * MS));
+    CHECK_EQ(atomic_load(&served), CHURN_TOTAL);
+    CHECK_EQ(gr_close(listener), 0);
     gr_waitgroup_wait(&server_wg);
     int after = io_count_fds();
-    IO_CHECK_EQ(after, baseline);
+    CHECK_EQ(after, baseline);
 }
 
 Test(io_churn, connect_close_10k_fds_back_to_baseline, .timeout = 300)
 {
-    io_run(2, churn, NULL);
+    RUN(2, churn, NULL);
 }
 
 /* Chaos: readers, writers, deadlines moved at random and closes racing
@@ -130,10 +130,10 @@ static void chaos_reader(void *arg)
         }
         if (r == -ETIMEDOUT) {
             atomic_fetch_add_explicit(&chaos_timeouts, 1, memory_order_relaxed);
-            gr_sleep(io_ms(1));
+            gr_sleep(((1) * MS));
             continue;
         }
-        IO_CHECK(chaos_end(r), "reader: %zd", r);
+        CHECKF(chaos_end(r), "reader: %zd", r);
         break;
     }
     gr_waitgroup_done(&chaos_wg);
@@ -154,10 +154,10 @@ static void chaos_writer(void *arg)
         }
         if (r == -ETIMEDOUT) {
             atomic_fetch_add_explicit(&chaos_timeouts, 1, memory_order_relaxed);
-            gr_sleep(io_ms(1));
+            gr_sleep(((1) * MS));
             continue;
         }
-        IO_CHECK(chaos_end(r), "writer: %zd", r);
+        CHECKF(chaos_end(r), "writer: %zd", r);
         break;
     }
     gr_waitgroup_done(&chaos_wg);
@@ -173,18 +173,18 @@ static void chaos_monkey(void *arg)
         int64_t now = gr_nanotime(), dl;
         switch (io_rand(&p->seed) % 4) {
         case 0: dl = now - 1; break;
-        case 1: dl = now + io_ms(1); break;
-        case 2: dl = now + 1000 * io_ms(1); break;
+        case 1: dl = now + ((1) * MS); break;
+        case 2: dl = now + 1000 * ((1) * MS); break;
         default: dl = -1; break;
         }
-        IO_CHECK_EQ(gr_set_deadline(fd, which, dl), 0);
+        CHECK_EQ(gr_set_deadline(fd, which, dl), 0);
     }
     /* close the reader's side first or the writer's, at random */
     int first = io_rand(&p->seed) & 1 ? p->c : p->s;
     int second = first == p->c ? p->s : p->c;
-    IO_CHECK_EQ(gr_close(first), 0);
+    CHECK_EQ(gr_close(first), 0);
     gr_sleep((int64_t)(io_rand(&p->seed) % 2000000));
-    IO_CHECK_EQ(gr_close(second), 0);
+    CHECK_EQ(gr_close(second), 0);
     gr_waitgroup_done(&chaos_wg);
 }
 
@@ -192,7 +192,7 @@ static void chaos_main(void *arg)
 {
     int baseline = io_count_fds();
     for (int i = 0; i < CHAOS_PAIRS; i++) {
-        IO_CHECK_EQ(io_pair(&pairs[i].c, &pairs[i].s), 0);
+        CHECK_EQ(io_pair(&pairs[i].c, &pairs[i].s), 0);
         pairs[i].seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
     }
     gr_waitgroup_add(&chaos_wg, 3 * CHAOS_PAIRS);
@@ -204,15 +204,15 @@ static void chaos_main(void *arg)
     gr_waitgroup_wait(&chaos_wg);
     cr_log_info("chaos: %ld reads, %ld writes, %ld timeouts", atomic_load(&chaos_reads),
                 atomic_load(&chaos_writes), atomic_load(&chaos_timeouts));
-    IO_CHECK_EQ(io_count_fds(), baseline);
+    CHECK_EQ(io_count_fds(), baseline);
 }
 
 Test(io_churn, close_and_deadlines_racing_ops, .timeout = 120)
 {
-    io_run(2, chaos_main, NULL);
+    RUN(2, chaos_main, NULL);
 }
 
 Test(io_churn, close_and_deadlines_racing_ops_one_p, .timeout = 120)
 {
-    io_run(1, chaos_main, NULL);
+    RUN(1, chaos_main, NULL);
 }

@@ -3,7 +3,7 @@
  * the CQ overflows and the poller must lose no completion (NODROP /
  * overflow flush) and starve no client: every one of them finishes all
  * its messages. */
-#include "io_util.h"
+#include "harness.h"
 
 #include <stdlib.h>
 
@@ -37,7 +37,7 @@ static void acceptor(void *arg)
     for (;;) {
         int fd = gr_accept(listener, NULL, NULL, 0);
         if (fd < 0) {
-            IO_CHECK(fd == -ECANCELED, "accept: %d", fd);
+            CHECKF(fd == -ECANCELED, "accept: %d", fd);
             break;
         }
         gr_waitgroup_add(&server_wg, 1);
@@ -52,7 +52,7 @@ static void client(void *arg)
     uint64_t seed = (uint64_t)id * 0x9e3779b97f4a7c15ull + 1;
     unsigned char out[2048], in[2048];
     int fd = gr_dial_tcp(addr, 60LL * 1000000000);
-    IO_CHECK(fd >= 0, "client %ld dial: %d", id, fd);
+    CHECKF(fd >= 0, "client %ld dial: %d", id, fd);
     int ok = fd >= 0;
     for (int m = 0; ok && m < CQ_MSGS; m++) {
         size_t n = 1 + (size_t)(io_rand(&seed) % sizeof out);
@@ -60,7 +60,7 @@ static void client(void *arg)
             out[i] = (unsigned char)io_rand(&seed);
         ok = gr_write_all(fd, out, n) == (ssize_t)n && io_read_full(fd, in, n) == (ssize_t)n &&
              memcmp(in, out, n) == 0;
-        IO_CHECK(ok, "client %ld message %d", id, m);
+        CHECKF(ok, "client %ld message %d", id, m);
         if (ok)
             atomic_fetch_add(&client_msgs[id], 1);
     }
@@ -74,14 +74,14 @@ static void client(void *arg)
 static void cq_main(void *arg)
 {
     listener = io_listen(4096, addr, sizeof addr);
-    IO_CHECK(listener >= 0, "listen: %d", listener);
+    CHECKF(listener >= 0, "listen: %d", listener);
     if (listener < 0)
         return;
     gr_waitgroup_add(&server_wg, 1);
     gr_go(acceptor, NULL);
     gr_waitgroup_add(&clients_wg, CQ_CLIENTS);
     for (long i = 0; i < CQ_CLIENTS; i++)
-        IO_CHECK_EQ(gr_go(client, (void *)(intptr_t)i), 0);
+        CHECK_EQ(gr_go(client, (void *)(intptr_t)i), 0);
     gr_waitgroup_wait(&clients_wg);
     gr_close(listener);
     gr_waitgroup_wait(&server_wg);
@@ -99,14 +99,14 @@ static void check_all(void)
 Test(io_cq, cq_64_entries_2000_clients, .timeout = 300)
 {
     setenv("GRDEBUG", "cq_entries=64", 1);
-    io_run(2, cq_main, NULL);
+    RUN(2, cq_main, NULL);
     check_all();
 }
 
 Test(io_cq, cq_64_sq_16_one_p_2000_clients, .timeout = 300)
 {
     setenv("GRDEBUG", "cq_entries=64,sq_entries=16", 1);
-    io_run(1, cq_main, NULL);
+    RUN(1, cq_main, NULL);
     check_all();
 }
 
@@ -143,11 +143,11 @@ static void sp_deadline_reader(void *arg)
 
 static void split_main(void *arg)
 {
-    IO_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp_a), 0);
-    IO_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp_b), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp_a), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp_b), 0);
     int dr[8][2];
     for (int i = 0; i < 8; i++)
-        IO_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dr[i]), 0);
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dr[i]), 0);
     for (int round = 0; round < 20; round++) {
         gr_waitgroup_add(&sp_wg, 7 + 8);
         for (int i = 0; i < 7; i++) {
@@ -159,8 +159,8 @@ static void split_main(void *arg)
             gr_go(sp_deadline_reader, (void *)(intptr_t)dr[i][0]);
         gr_waitgroup_wait(&sp_wg);
     }
-    IO_CHECK_EQ(atomic_load(&sp_polls), 20 * 7);
-    IO_CHECK_EQ(atomic_load(&sp_deadlines), 20 * 8);
+    CHECK_EQ(atomic_load(&sp_polls), 20 * 7);
+    CHECK_EQ(atomic_load(&sp_deadlines), 20 * 8);
     gr_close(sp_b[0]);   /* ends the plain readers */
     gr_close(sp_b[1]);
     gr_close(sp_a[0]);
@@ -174,5 +174,5 @@ static void split_main(void *arg)
 Test(io_cq, timeouts_survive_a_tiny_sq, .timeout = 60)
 {
     setenv("GRDEBUG", "sq_entries=4", 1);
-    io_run(1, split_main, NULL);
+    RUN(1, split_main, NULL);
 }

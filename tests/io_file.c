@@ -1,6 +1,6 @@
 /* tests/io_file.c: file and pipe I/O through the ring (read, write, fsync,
  * pread, pwrite, readv, writev, openat), and -EPERM outside goroutines. */
-#include "io_util.h"
+#include "harness.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -32,59 +32,59 @@ static void file_rw(void *arg)
     char path[128];
     snprintf(path, sizeof path, "%s/data", tmpdir);
     int fd = gr_openat(AT_FDCWD, path, O_CREAT | O_RDWR | O_TRUNC, 0600);
-    IO_CHECK(fd >= 0, "openat: %d", fd);
+    CHECKF(fd >= 0, "openat: %d", fd);
     if (fd < 0)
         return;
-    IO_CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "O_CLOEXEC not set");
+    CHECKF(fcntl(fd, F_GETFD) & FD_CLOEXEC, "O_CLOEXEC not set");
 
     size_t n = 1 << 20;
     unsigned char *a = malloc(n), *b = malloc(n);
     fill(a, n, 1);
-    IO_CHECK_EQ(gr_write_all(fd, a, n), n);
-    IO_CHECK_EQ(gr_fsync(fd), 0);
+    CHECK_EQ(gr_write_all(fd, a, n), n);
+    CHECK_EQ(gr_fsync(fd), 0);
     /* the file position is at the end: a read says EOF */
-    IO_CHECK_EQ(gr_read(fd, b, 16), 0);
+    CHECK_EQ(gr_read(fd, b, 16), 0);
     memset(b, 0, n);
-    IO_CHECK_EQ(gr_pread(fd, b, n, 0), n);
-    IO_CHECK(memcmp(a, b, n) == 0, "pread data differs");
+    CHECK_EQ(gr_pread(fd, b, n, 0), n);
+    CHECKF(memcmp(a, b, n) == 0, "pread data differs");
 
     /* pwrite in the middle, read it back with the position moved by lseek */
     unsigned char patch[4096];
     fill(patch, sizeof patch, 9);
-    IO_CHECK_EQ(gr_pwrite(fd, patch, sizeof patch, 4096), sizeof patch);
-    IO_CHECK_EQ(lseek(fd, 4096, SEEK_SET), 4096);
+    CHECK_EQ(gr_pwrite(fd, patch, sizeof patch, 4096), sizeof patch);
+    CHECK_EQ(lseek(fd, 4096, SEEK_SET), 4096);
     unsigned char back[4096];
-    IO_CHECK_EQ(gr_read(fd, back, sizeof back), sizeof back);
-    IO_CHECK(memcmp(back, patch, sizeof back) == 0, "read after pwrite differs");
+    CHECK_EQ(gr_read(fd, back, sizeof back), sizeof back);
+    CHECKF(memcmp(back, patch, sizeof back) == 0, "read after pwrite differs");
     /* read advanced the position */
-    IO_CHECK_EQ(lseek(fd, 0, SEEK_CUR), 8192);
+    CHECK_EQ(lseek(fd, 0, SEEK_CUR), 8192);
 
     /* readv / writev */
-    IO_CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
+    CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
     char x[3] = "abc", y[5] = "defgh";
     struct iovec wv[2] = { { x, 3 }, { y, 5 } };
-    IO_CHECK_EQ(gr_writev(fd, wv, 2), 8);
-    IO_CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
+    CHECK_EQ(gr_writev(fd, wv, 2), 8);
+    CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
     char p[4] = { 0 }, q[4] = { 0 };
     struct iovec rv[2] = { { p, 4 }, { q, 4 } };
-    IO_CHECK_EQ(gr_readv(fd, rv, 2), 8);
-    IO_CHECK(memcmp(p, "abcd", 4) == 0 && memcmp(q, "efgh", 4) == 0, "readv data");
+    CHECK_EQ(gr_readv(fd, rv, 2), 8);
+    CHECKF(memcmp(p, "abcd", 4) == 0 && memcmp(q, "efgh", 4) == 0, "readv data");
 
-    IO_CHECK_EQ(gr_pread(fd, b, 10, -1), -EINVAL);
-    IO_CHECK_EQ(gr_readv(fd, rv, -1), -EINVAL);
-    IO_CHECK_EQ(gr_close(fd), 0);
-    IO_CHECK_EQ(gr_close(fd), -EBADF);
-    IO_CHECK_EQ(gr_read(fd, b, 1), -EBADF);
+    CHECK_EQ(gr_pread(fd, b, 10, -1), -EINVAL);
+    CHECK_EQ(gr_readv(fd, rv, -1), -EINVAL);
+    CHECK_EQ(gr_close(fd), 0);
+    CHECK_EQ(gr_close(fd), -EBADF);
+    CHECK_EQ(gr_read(fd, b, 1), -EBADF);
 
-    IO_CHECK_EQ(gr_openat(AT_FDCWD, "/nonexistent/goring", O_RDONLY, 0), -ENOENT);
-    IO_CHECK_EQ(gr_openat(AT_FDCWD, NULL, O_RDONLY, 0), -EFAULT);
+    CHECK_EQ(gr_openat(AT_FDCWD, "/nonexistent/goring", O_RDONLY, 0), -ENOENT);
+    CHECK_EQ(gr_openat(AT_FDCWD, NULL, O_RDONLY, 0), -EFAULT);
     /* dfd-relative */
     int dfd = gr_openat(AT_FDCWD, tmpdir, O_RDONLY | O_DIRECTORY, 0);
-    IO_CHECK(dfd >= 0, "open dir: %d", dfd);
+    CHECKF(dfd >= 0, "open dir: %d", dfd);
     int f2 = gr_openat(dfd, "data", O_RDONLY, 0);
-    IO_CHECK(f2 >= 0, "openat rel: %d", f2);
-    IO_CHECK_EQ(gr_pread(f2, b, 3, 0), 3);
-    IO_CHECK(memcmp(b, "abc", 3) == 0, "relative open reads the same file");
+    CHECKF(f2 >= 0, "openat rel: %d", f2);
+    CHECK_EQ(gr_pread(f2, b, 3, 0), 3);
+    CHECKF(memcmp(b, "abc", 3) == 0, "relative open reads the same file");
     gr_close(f2);
     gr_close(dfd);
     free(a);
@@ -93,7 +93,7 @@ static void file_rw(void *arg)
 
 Test(io_file, read_write_fsync_pread_pwrite, .init = make_tmpdir, .fini = rm_tmpdir, .timeout = 30)
 {
-    io_run(2, file_rw, NULL);
+    RUN(2, file_rw, NULL);
 }
 
 /* 64 goroutines writing and reading their own regions of one file. */
@@ -107,13 +107,13 @@ static void region_worker(void *arg)
     unsigned char *a = malloc(sz), *b = malloc(sz);
     fill(a, sz, (unsigned)i);
     for (int round = 0; round < 4; round++) {
-        IO_CHECK_EQ(gr_pwrite(shared_fd, a, sz, (off_t)(i * (long)sz)), sz);
+        CHECK_EQ(gr_pwrite(shared_fd, a, sz, (off_t)(i * (long)sz)), sz);
         memset(b, 0, sz);
-        IO_CHECK_EQ(gr_pread(shared_fd, b, sz, (off_t)(i * (long)sz)), sz);
-        IO_CHECK(memcmp(a, b, sz) == 0, "region %ld differs", i);
+        CHECK_EQ(gr_pread(shared_fd, b, sz, (off_t)(i * (long)sz)), sz);
+        CHECKF(memcmp(a, b, sz) == 0, "region %ld differs", i);
     }
     if (i % 8 == 0)
-        IO_CHECK_EQ(gr_fsync(shared_fd), 0);
+        CHECK_EQ(gr_fsync(shared_fd), 0);
     free(a);
     free(b);
     gr_waitgroup_done(&wg);
@@ -124,7 +124,7 @@ static void file_concurrent(void *arg)
     char path[128];
     snprintf(path, sizeof path, "%s/shared", tmpdir);
     shared_fd = gr_openat(AT_FDCWD, path, O_CREAT | O_RDWR | O_TRUNC, 0600);
-    IO_CHECK(shared_fd >= 0, "open: %d", shared_fd);
+    CHECKF(shared_fd >= 0, "open: %d", shared_fd);
     if (shared_fd < 0)
         return;
     gr_waitgroup_add(&wg, 64);
@@ -133,13 +133,13 @@ static void file_concurrent(void *arg)
     gr_waitgroup_wait(&wg);
     struct stat st;
     fstat(shared_fd, &st);
-    IO_CHECK_EQ(st.st_size, 64 * 64 * 1024);
+    CHECK_EQ(st.st_size, 64 * 64 * 1024);
     gr_close(shared_fd);
 }
 
 Test(io_file, concurrent_regions, .init = make_tmpdir, .fini = rm_tmpdir, .timeout = 60)
 {
-    io_run(2, file_concurrent, NULL);
+    RUN(2, file_concurrent, NULL);
 }
 
 /* Pipes: a reader blocks in the ring until a writer writes; also O_NONBLOCK. */
@@ -147,32 +147,32 @@ static int pfd[2];
 
 static void pipe_writer(void *arg)
 {
-    gr_sleep(io_ms(20));
-    IO_CHECK_EQ(gr_write(pfd[1], "hello", 5), 5);
-    gr_sleep(io_ms(20));
-    IO_CHECK_EQ(gr_close(pfd[1]), 0);
+    gr_sleep(((20) * MS));
+    CHECK_EQ(gr_write(pfd[1], "hello", 5), 5);
+    gr_sleep(((20) * MS));
+    CHECK_EQ(gr_close(pfd[1]), 0);
 }
 
 static void pipes(void *arg)
 {
     int flags = (int)(intptr_t)arg;
-    IO_CHECK_EQ(pipe2(pfd, O_CLOEXEC | flags), 0);
+    CHECK_EQ(pipe2(pfd, O_CLOEXEC | flags), 0);
     gr_go(pipe_writer, NULL);
     char buf[16] = { 0 };
-    IO_CHECK_EQ(gr_read(pfd[0], buf, sizeof buf), 5);
-    IO_CHECK(memcmp(buf, "hello", 5) == 0, "pipe data");
-    IO_CHECK_EQ(gr_read(pfd[0], buf, sizeof buf), 0);   /* EOF after the writer closed */
-    IO_CHECK_EQ(gr_close(pfd[0]), 0);
+    CHECK_EQ(gr_read(pfd[0], buf, sizeof buf), 5);
+    CHECKF(memcmp(buf, "hello", 5) == 0, "pipe data");
+    CHECK_EQ(gr_read(pfd[0], buf, sizeof buf), 0);   /* EOF after the writer closed */
+    CHECK_EQ(gr_close(pfd[0]), 0);
 }
 
 Test(io_file, pipe_blocking, .timeout = 20)
 {
-    io_run(2, pipes, (void *)0);
+    RUN(2, pipes, (void *)0);
 }
 
 Test(io_file, pipe_nonblocking_fd_still_blocks_goroutine, .timeout = 20)
 {
-    io_run(2, pipes, (void *)(intptr_t)O_NONBLOCK);
+    RUN(2, pipes, (void *)(intptr_t)O_NONBLOCK);
 }
 
 /* Blocking calls outside a goroutine: -EPERM, never undefined behaviour. */
@@ -208,7 +208,7 @@ Test(io_file, eperm_outside_goroutine, .timeout = 20)
     for (int i = 0; i < 7; i++)
         cr_expect_eq(out[i], -EPERM, "call %d (no runtime): %d", i, out[i]);
     memset(out, 0, sizeof out);
-    io_run(2, eperm_during_runtime, out);   /* a plain thread while a runtime runs */
+    RUN(2, eperm_during_runtime, out);   /* a plain thread while a runtime runs */
     for (int i = 0; i < 7; i++)
         cr_expect_eq(out[i], -EPERM, "call %d (plain thread): %d", i, out[i]);
 }

@@ -1,7 +1,7 @@
 /* tests/io_futex.c: gr_futex_wait parks a goroutine on an io_uring
  * FUTEX_WAIT; plain threads and goroutines wake it. Skips where the kernel
  * has no io_uring futex ops (before 6.7). */
-#include "io_util.h"
+#include "harness.h"
 
 #include <limits.h>
 #include <sys/mman.h>
@@ -52,10 +52,10 @@ static void wait_for_thread(void *arg)
             atomic_store(&woken_by_thread, -1);
             break;
         }
-        IO_CHECK(r == 0 || r == -EAGAIN, "futex_wait: %d", r);
+        CHECKF(r == 0 || r == -EAGAIN, "futex_wait: %d", r);
     }
     if (!atomic_load(&enosys)) {
-        IO_CHECK_EQ(__atomic_load_n(&word, __ATOMIC_SEQ_CST), 1);
+        CHECK_EQ(__atomic_load_n(&word, __ATOMIC_SEQ_CST), 1);
         if (atomic_load(&woken_by_thread) == 0)
             atomic_store(&woken_by_thread, -1);   /* saw the value before a wake: fine */
     }
@@ -66,31 +66,31 @@ static void wait_for_thread(void *arg)
 
 Test(io_futex, wait_woken_by_plain_thread, .timeout = 30)
 {
-    io_run(2, wait_for_thread, NULL);
+    RUN(2, wait_for_thread, NULL);
     skip_if_enosys();
 }
 
 static void errors(void *arg)
 {
     uint32_t w = 5;
-    int r = gr_futex_wait(&w, 5, io_ms(30));
+    int r = gr_futex_wait(&w, 5, ((30) * MS));
     if (r == -ENOSYS) {
         atomic_store(&enosys, 1);
         return;
     }
-    IO_CHECK_EQ(r, -ETIMEDOUT);
-    IO_CHECK_EQ(gr_futex_wait(&w, 4, -1), -EAGAIN);          /* value differs: at once */
-    IO_CHECK_EQ(gr_futex_wait(&w, 5, 0), -ETIMEDOUT);        /* 0: do not block */
-    IO_CHECK_EQ(gr_futex_wait(&w, 4, 0), -EAGAIN);
-    IO_CHECK_EQ(gr_futex_wait(NULL, 0, 0), -EINVAL);
-    IO_CHECK_EQ(gr_futex_wait((uint32_t *)((char *)&w + 1), 0, 0), -EINVAL);
-    IO_CHECK_EQ(gr_futex_wake(&w, 1), 0);                    /* nobody waits */
-    IO_CHECK_EQ(gr_futex_wake(&w, 0), 0);
+    CHECK_EQ(r, -ETIMEDOUT);
+    CHECK_EQ(gr_futex_wait(&w, 4, -1), -EAGAIN);          /* value differs: at once */
+    CHECK_EQ(gr_futex_wait(&w, 5, 0), -ETIMEDOUT);        /* 0: do not block */
+    CHECK_EQ(gr_futex_wait(&w, 4, 0), -EAGAIN);
+    CHECK_EQ(gr_futex_wait(NULL, 0, 0), -EINVAL);
+    CHECK_EQ(gr_futex_wait((uint32_t *)((char *)&w + 1), 0, 0), -EINVAL);
+    CHECK_EQ(gr_futex_wake(&w, 1), 0);                    /* nobody waits */
+    CHECK_EQ(gr_futex_wake(&w, 0), 0);
 }
 
 Test(io_futex, timeout_mismatch_and_bad_args, .timeout = 20)
 {
-    io_run(2, errors, NULL);
+    RUN(2, errors, NULL);
     skip_if_enosys();
 }
 
@@ -106,7 +106,7 @@ static void other(void *arg)
     for (int i = 0; i < 1000; i++) {
         if (gr_futex_wake(&word2, 1) > 0)
             break;
-        gr_sleep(io_ms(1));
+        gr_sleep(((1) * MS));
     }
 }
 
@@ -117,16 +117,16 @@ static void one_p(void *arg)
     int r = gr_futex_wait(&word2, 0, 10LL * 1000000000);
     if (r == -ENOSYS) {
         atomic_store(&enosys, 1);
-        gr_sleep(io_ms(10));
+        gr_sleep(((10) * MS));
         return;
     }
-    IO_CHECK(r == 0 || r == -EAGAIN, "futex_wait: %d", r);
-    IO_CHECK_EQ(atomic_load(&ran), 1);
+    CHECKF(r == 0 || r == -EAGAIN, "futex_wait: %d", r);
+    CHECK_EQ(atomic_load(&ran), 1);
 }
 
 Test(io_futex, parks_goroutine_not_thread, .timeout = 30)
 {
-    io_run(1, one_p, NULL);
+    RUN(1, one_p, NULL);
     skip_if_enosys();
 }
 
@@ -144,7 +144,7 @@ static void waiter(void *arg)
             atomic_store(&enosys, 1);
             break;
         }
-        IO_CHECK(r == 0 || r == -EAGAIN, "futex_wait: %d", r);
+        CHECKF(r == 0 || r == -EAGAIN, "futex_wait: %d", r);
     }
     atomic_fetch_add(&waiters_done, 1);
     gr_waitgroup_done(&wg);
@@ -156,23 +156,23 @@ static void many(void *arg)
     gr_waitgroup_add(&wg, NWAIT);
     for (int i = 0; i < NWAIT; i++)
         gr_go(waiter, NULL);
-    gr_sleep(io_ms(50));
+    gr_sleep(((50) * MS));
     __atomic_store_n(&word3, 1, __ATOMIC_SEQ_CST);
     int total = 0;
     for (int i = 0; i < 200 && atomic_load(&waiters_done) < NWAIT; i++) {
         int n = gr_futex_wake(&word3, INT_MAX);
-        IO_CHECK(n >= 0, "wake: %d", n);
+        CHECKF(n >= 0, "wake: %d", n);
         total += n > 0 ? n : 0;
-        gr_sleep(io_ms(2));
+        gr_sleep(((2) * MS));
     }
     gr_waitgroup_wait(&wg);
     if (!atomic_load(&enosys))
-        IO_CHECK(total <= NWAIT, "woke %d of %d waiters", total, NWAIT);
+        CHECKF(total <= NWAIT, "woke %d of %d waiters", total, NWAIT);
 }
 
 Test(io_futex, wake_many_goroutines, .timeout = 30)
 {
-    io_run(2, many, NULL);
+    RUN(2, many, NULL);
     skip_if_enosys();
 }
 
@@ -199,10 +199,10 @@ static void shared_wait(void *arg)
             atomic_store(&enosys, 1);
             break;
         }
-        IO_CHECK(r == 0 || r == -EAGAIN, "futex_wait_shared: %d", r);
+        CHECKF(r == 0 || r == -EAGAIN, "futex_wait_shared: %d", r);
     }
     if (!atomic_load(&enosys))
-        IO_CHECK_EQ(__atomic_load_n(shared, __ATOMIC_SEQ_CST), 1);
+        CHECK_EQ(__atomic_load_n(shared, __ATOMIC_SEQ_CST), 1);
     gr_syscall_enter();
     waitpid(pid, NULL, 0);
     gr_syscall_exit();
@@ -213,6 +213,6 @@ Test(io_futex, shared_word_woken_by_other_process, .timeout = 30)
     shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cr_assert(shared != MAP_FAILED);
     *shared = 0;
-    io_run(2, shared_wait, NULL);
+    RUN(2, shared_wait, NULL);
     skip_if_enosys();
 }

@@ -1,5 +1,5 @@
 /* tests/sync_cond.c: gr_cond. */
-#include "sync_util.h"
+#include "harness.h"
 
 /* ---- producer/consumer stress over a bounded buffer ---- */
 
@@ -66,9 +66,9 @@ static void pc_main(void *arg)
     q->producers_left = NPROD;
     gr_waitgroup_add(&q->wg, NPROD + NCONS);
     for (int i = 0; i < NCONS; i++)
-        go_or_fail(consumer, q);
+        GO(consumer, q);
     for (int i = 0; i < NPROD; i++)
-        go_or_fail(producer, q);
+        GO(producer, q);
     gr_waitgroup_wait(&q->wg);
     CHECK_EQ(q->count_out, (long)NPROD * PER);
     CHECK_EQ(q->sum_out, q->sum_in);
@@ -129,7 +129,7 @@ static void order_main(void *arg)
     /* Start waiters one at a time so their tickets are in id order. */
     for (int i = 0; i < NW; i++) {
         gr_waitgroup_add(&o->wg, 1);
-        go_or_fail(order_waiter, o);
+        GO(order_waiter, o);
         while (started(o) < i + 1)
             gr_yield();
     }
@@ -151,13 +151,13 @@ static void order_main(void *arg)
     o->nwoke = 0;
     o->started = 0;
     gr_waitgroup_add(&o->wg, 2);
-    go_or_fail(order_waiter, o);         /* id NW */
+    GO(order_waiter, o);         /* id NW */
     while (started(o) < 1)
         gr_yield();
     gr_mutex_lock(&o->m);
     gr_cond_broadcast(&o->c);            /* for waiter NW only */
     gr_mutex_unlock(&o->m);
-    go_or_fail(order_waiter, o);         /* id NW+1: after the broadcast */
+    GO(order_waiter, o);         /* id NW+1: after the broadcast */
     while (started(o) < 2)
         gr_yield();
     for (int k = 0; k < 10000 && nwoke(o) < 1; k++)
@@ -223,7 +223,7 @@ static void bc_main(void *arg)
     for (int round = 0; round < 20; round++) {
         gr_waitgroup_add(&b->wg, 50);
         for (int i = 0; i < 50; i++)
-            go_or_fail(bc_waiter, b);
+            GO(bc_waiter, b);
         for (;;) {
             gr_mutex_lock(&b->m);
             int w = b->waiting;
@@ -275,7 +275,7 @@ static void abandon_cond_main(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 5; i++)
-        go_or_fail(abandoned_waiter, NULL);
+        GO(abandoned_waiter, NULL);
     while (atomic_load(&aw_waiting) < 5)
         gr_yield();
     gr_mutex_lock(&am);         /* all five are parked in the list now */
@@ -308,7 +308,7 @@ static void second_cond_main(void *arg)
     gr_cond_signal(&ac);
     gr_waitgroup_add(&a.wg, 3);
     for (int i = 0; i < 3; i++)
-        go_or_fail(again_waiter, &a);
+        GO(again_waiter, &a);
     while (atomic_load(&aw_waiting) < 3)
         gr_yield();
     gr_mutex_lock(&am);

@@ -1,5 +1,5 @@
 /* tests/sync_context.c: gr_ctx. */
-#include "sync_util.h"
+#include "harness.h"
 
 static bool is_done(gr_ctx *c)
 {
@@ -132,8 +132,8 @@ static void waiters_main(void *arg)
         w.ctx = gr_ctx_with_cancel(parent);
         gr_waitgroup_add(&w.wg, 20);
         for (int i = 0; i < 10; i++) {
-            go_or_fail(done_waiter, &w);
-            go_or_fail(select_waiter, &w);
+            GO(done_waiter, &w);
+            GO(select_waiter, &w);
         }
         gr_sleep(5 * MS);
         CHECK_EQ(atomic_load(&w.woke), 0);
@@ -289,7 +289,7 @@ static void churn_main(void *arg)
     c.root = gr_ctx_with_cancel(NULL);
     gr_waitgroup_add(&c.wg, 6);
     for (int i = 0; i < 6; i++)
-        go_or_fail(churner, &c);
+        GO(churner, &c);
     gr_sleep(2 * MS);
     gr_ctx_cancel(c.root);
     gr_waitgroup_wait(&c.wg);
@@ -346,3 +346,67 @@ static void deep_main(void *arg)
 }
 
 Test(sync_context, deep_chain_1000_2p, .timeout = 20) { RUN(2, deep_main, NULL); }
+
+/* ---- gr_ctx_sleep and gr_ctx_recv: the select idiom on Done ---- */
+
+static void canceller(void *arg)
+{
+    gr_sleep(5 * GR_MS);
+    gr_ctx_cancel(arg);
+}
+
+static void sender(void *arg)
+{
+    int v = 42;
+    gr_sleep(2 * GR_MS);
+    CHECK_EQ(gr_chan_send(arg, &v), 0);
+}
+
+static void ctx_wait_main(void *arg)
+{
+    (void)arg;
+    gr_ctx *bg = gr_ctx_background();
+    /* a full sleep returns 0 and lasts at least ns */
+    int64_t t0 = gr_nanotime();
+    CHECK_EQ(gr_ctx_sleep(bg, 3 * GR_MS), 0);
+    CHECK(gr_nanotime() - t0 >= 3 * GR_MS);
+    CHECK_EQ(gr_ctx_sleep(bg, 0), 0);
+    CHECK_EQ(gr_ctx_sleep(NULL, GR_MS), -EINVAL);
+    /* a cancel ends a long sleep with the context's error */
+    gr_ctx *c = gr_ctx_with_cancel(NULL);
+    GO(canceller, c);
+    t0 = gr_nanotime();
+    CHECK_EQ(gr_ctx_sleep(c, 3600 * GR_S), -ECANCELED);
+    CHECK(gr_nanotime() - t0 < 30 * GR_S);
+    CHECK_EQ(gr_ctx_sleep(c, GR_MS), -ECANCELED);     /* already done */
+    gr_ctx_free(c);
+    /* a deadline: -ETIMEDOUT */
+    gr_ctx *d = gr_ctx_with_timeout(NULL, 2 * GR_MS);
+    CHECK_EQ(gr_ctx_sleep(d, 3600 * GR_S), -ETIMEDOUT);
+    /* recv: a value first, then the context, then a closed channel */
+    gr_chan *ch = gr_chan_make(sizeof(int), 0);
+    gr_ctx *e = gr_ctx_with_cancel(NULL);
+    GO(sender, ch);
+    int v = 0;
+    CHECK_EQ(gr_ctx_recv(e, ch, &v), 0);
+    CHECK_EQ(v, 42);
+    GO(canceller, e);
+    CHECK_EQ(gr_ctx_recv(e, ch, &v), -ECANCELED);
+    CHECK_EQ(gr_ctx_recv(d, NULL, NULL), -ETIMEDOUT);  /* nil channel: ctx alone */
+    gr_chan_close(ch);
+    CHECK_EQ(gr_ctx_recv(bg, ch, &v), -EPIPE);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(gr_ctx_recv(NULL, ch, &v), -EINVAL);
+    gr_ctx_free(e);
+    gr_ctx_free(d);
+    gr_chan_free(ch);
+}
+
+Test(sync_context, sleep_and_recv_end_with_the_context, .timeout = 30)
+{
+    RUN(1, ctx_wait_main, NULL);
+    RUN(2, ctx_wait_main, NULL);
+    gr_ctx *bg = gr_ctx_background();
+    cr_assert_eq(gr_ctx_sleep(bg, GR_MS), -EPERM);
+    cr_assert_eq(gr_ctx_recv(bg, NULL, NULL), -EPERM);
+}

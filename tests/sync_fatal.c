@@ -2,7 +2,7 @@
  * that goroutine has no way to recover from. Each case runs in a child
  * process; its stderr must start with "goring: fatal error: <cause>" and it
  * must exit with status 2. */
-#include "sync_util.h"
+#include "harness.h"
 
 static void unlock_unlocked(void *arg)
 {

@@ -1,5 +1,5 @@
 /* tests/sync_group.c: gr_group (errgroup). */
-#include "sync_util.h"
+#include "harness.h"
 
 struct job {
     int id;
@@ -204,7 +204,7 @@ static void zero_limit_main(void *arg)
     gr_group_set_limit(z.g, 0);
     CHECK_EQ(gr_group_try_go(z.g, limited, &z.l), -EBUSY);
     gr_waitgroup_add(&z.wg, 1);
-    go_or_fail(zl_goer, &z);
+    GO(zl_goer, &z);
     gr_sleep(5 * MS);
     CHECK_EQ(atomic_load(&z.went), 0);
     gr_group_set_limit(z.g, 1);

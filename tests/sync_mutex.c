@@ -1,5 +1,5 @@
 /* tests/sync_mutex.c: gr_mutex. */
-#include "sync_util.h"
+#include "harness.h"
 
 #define NG 8
 #define ITERS 100000
@@ -34,7 +34,7 @@ static void count_main(void *arg)
     struct count *c = arg;
     gr_waitgroup_add(&c->wg, NG);
     for (int i = 0; i < NG; i++)
-        go_or_fail(counter, c);
+        GO(counter, c);
     gr_waitgroup_wait(&c->wg);
     gr_mutex_lock(&c->m);
     CHECK_EQ(c->n, (long)NG * c->iters);
@@ -110,7 +110,7 @@ static void unlock_elsewhere_main(void *arg)
     /* another goroutine unlocks */
     gr_mutex_lock(&h->m);
     gr_waitgroup_add(&h->wg, 1);
-    go_or_fail(locker, h);
+    GO(locker, h);
     gr_sleep(5 * MS);
     CHECK_EQ(atomic_load(&h->stage), 0);
     gr_mutex_unlock(&h->m);
@@ -121,7 +121,7 @@ static void unlock_elsewhere_main(void *arg)
     atomic_store(&h->stage, 0);
     gr_mutex_lock(&h->m);
     gr_waitgroup_add(&h->wg, 1);
-    go_or_fail(locker, h);
+    GO(locker, h);
     CHECK_EQ(pthread_create(&h->th, NULL, thread_unlock, h), 0);
     gr_waitgroup_wait(&h->wg);
     CHECK_EQ(atomic_load(&h->stage), 2);
@@ -175,7 +175,7 @@ static void many_main(void *arg)
     struct many *s = arg;
     gr_waitgroup_add(&s->wg, NW);
     for (int i = 0; i < NW; i++)
-        go_or_fail(many_worker, s);
+        GO(many_worker, s);
     gr_waitgroup_wait(&s->wg);
     long t = 0;
     for (int i = 0; i < NM; i++)
@@ -221,7 +221,7 @@ static void trys_main(void *arg)
     struct trys *t = arg;
     gr_waitgroup_add(&t->wg, 6);
     for (int i = 0; i < 6; i++)
-        go_or_fail(trier, t);
+        GO(trier, t);
     gr_waitgroup_wait(&t->wg);
     CHECK_EQ(t->n + t->got, 6 * 20000);
 }
@@ -249,7 +249,7 @@ static void abandon_main(void *arg)
     (void)arg;
     gr_mutex_lock(&abandoned);
     for (int i = 0; i < 4; i++)
-        go_or_fail(blocked_forever, NULL);
+        GO(blocked_forever, NULL);
     gr_sleep(5 * MS);            /* they are parked on the semaphore */
 }
 

@@ -1,5 +1,5 @@
 /* tests/sync_once_pool.c: gr_once and gr_pool. */
-#include "sync_util.h"
+#include "harness.h"
 
 #include <stdlib.h>
 
@@ -39,7 +39,7 @@ static void once_main(void *arg)
     struct onceq *q = arg;
     gr_waitgroup_add(&q->wg, RACERS);
     for (int i = 0; i < RACERS; i++)
-        go_or_fail(racer, q);
+        GO(racer, q);
     atomic_store(&q->go, 1);
     gr_waitgroup_wait(&q->wg);
     CHECK_EQ(atomic_load(&q->calls), 1);
@@ -167,7 +167,7 @@ static void pstress_main(void *arg)
     CHECK(s->p != NULL);
     gr_waitgroup_add(&s->wg, 8);
     for (int i = 0; i < 8; i++)
-        go_or_fail(pool_worker, s);
+        GO(pool_worker, s);
     gr_waitgroup_wait(&s->wg);
     CHECK_EQ(atomic_load(&s->bad), 0);
     int made = atomic_load(&s->c.made);

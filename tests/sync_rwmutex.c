@@ -1,5 +1,5 @@
 /* tests/sync_rwmutex.c: gr_rwmutex. */
-#include "sync_util.h"
+#include "harness.h"
 
 /* ---- counts: writers exclusive, readers never see a write in progress ---- */
 
@@ -46,9 +46,9 @@ static void rwc_main(void *arg)
     struct rwc *c = arg;
     gr_waitgroup_add(&c->wg, 2 + 6);
     for (int i = 0; i < 2; i++)
-        go_or_fail(rw_writer, c);
+        GO(rw_writer, c);
     for (int i = 0; i < 6; i++)
-        go_or_fail(rw_reader, c);
+        GO(rw_reader, c);
     gr_waitgroup_wait(&c->wg);
     CHECK_EQ(c->a, 2 * 20000);
     CHECK_EQ(c->b, 2 * 20000);
@@ -126,7 +126,7 @@ static void gate_main(void *arg)
     gr_rwmutex_lock(&g->rw);
     gr_waitgroup_add(&g->wg, NR);
     for (int i = 0; i < NR; i++)
-        go_or_fail(gate_reader, g);
+        GO(gate_reader, g);
     gr_sleep(20 * MS);          /* let them all queue */
     CHECK_EQ(atomic_load(&g->inside), 0);
     CHECK_EQ(gr_rwmutex_tryrlock(&g->rw), -EBUSY);
@@ -168,7 +168,7 @@ static void stream_main(void *arg)
     struct gate *g = arg;
     gr_waitgroup_add(&g->wg, 8);
     for (int i = 0; i < 8; i++)
-        go_or_fail(stream_reader, g);
+        GO(stream_reader, g);
     gr_sleep(10 * MS);
     for (int w = 0; w < 20; w++) {   /* the writer gets in, again and again */
         gr_rwmutex_lock(&g->rw);
@@ -216,7 +216,7 @@ static void pend_main(void *arg)
     struct pend *p = arg;
     gr_rwmutex_rlock(&p->rw);
     gr_waitgroup_add(&p->wg, 1);
-    go_or_fail(pend_writer, p);
+    GO(pend_writer, p);
     while (atomic_load(&p->stage) < 1)
         gr_yield();
     /* once the writer has announced itself, new readers are held back */

@@ -1,7 +1,7 @@
 /* tests/sync_sema.c: the goroutine semaphores of sync/sema.c, tested
  * directly. Internal (hidden) functions: this binary links libgoring
  * statically (see Makefile.am), as Go's export_test.go exposes internals. */
-#include "sync_util.h"
+#include "harness.h"
 
 #include "sync/sema.h"
 
@@ -46,7 +46,7 @@ static void start_in_order(struct sq *q, struct wa *a, int n)
 {
     for (int i = 0; i < n; i++) {
         gr_waitgroup_add(&q->wg, 1);
-        go_or_fail(waiter, &a[i]);
+        GO(waiter, &a[i]);
         while (atomic_load(&q->queued) < i + 1)
             gr_yield();
         gr_sleep(1 * MS);      /* past its last count check: queued */
@@ -182,8 +182,8 @@ static void stress_main(void *arg)
     pthread_t th;
     gr_waitgroup_add(&s->wg, 8 + 1);
     for (int i = 0; i < 8; i++)
-        go_or_fail(acquirer, s);
-    go_or_fail(releaser_g, s);
+        GO(acquirer, s);
+    GO(releaser_g, s);
     CHECK_EQ(pthread_create(&th, NULL, releaser_thread, s), 0);
     /* 8 x 5000 acquires = 10000 (goroutine) + 10000 (thread) releases + 20000 here */
     for (int i = 0; i < 20000; i++)

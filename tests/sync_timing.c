@@ -1,7 +1,7 @@
 /* tests/sync_timing.c: timing-sensitive sync tests (their own binary, run
  * with one job). No test asserts a speed: only that nobody waits far longer
  * than the mechanism promises, with generous slack for a shared machine. */
-#include "sync_util.h"
+#include "harness.h"
 
 /*
  * Mutex starvation. A hog re-locks in a tight loop, holding the mutex for
@@ -68,9 +68,9 @@ static void starve_main(void *arg)
 {
     struct starve *s = arg;
     gr_waitgroup_add(&s->wg, 3);
-    go_or_fail(hog, s);
-    go_or_fail(victim, s);
-    go_or_fail(victim, s);
+    GO(hog, s);
+    GO(victim, s);
+    GO(victim, s);
     gr_waitgroup_wait(&s->wg);
 }
 
@@ -124,7 +124,7 @@ static void rws_main(void *arg)
     struct rws *s = arg;
     gr_waitgroup_add(&s->wg, 16);
     for (int i = 0; i < 16; i++)
-        go_or_fail(rd, s);
+        GO(rd, s);
     gr_sleep(5 * MS);
     for (int i = 0; i < 30; i++) {
         int64_t t0 = gr_nanotime();

@@ -1,5 +1,5 @@
 /* tests/sync_waitgroup.c: gr_waitgroup. */
-#include "sync_util.h"
+#include "harness.h"
 
 Test(sync_waitgroup, zero_counter_wait_returns_anywhere, .timeout = 5)
 {
@@ -55,9 +55,9 @@ static void rounds_main(void *arg)
         gr_waitgroup_add(&r->wg, WORKERS);
         gr_waitgroup_add(&r->waiters, WAITERS);
         for (int i = 0; i < WAITERS; i++)
-            go_or_fail(rwaiter, r);
+            GO(rwaiter, r);
         for (int i = 0; i < WORKERS; i++)
-            go_or_fail(rworker, r);
+            GO(rworker, r);
         gr_waitgroup_wait(&r->waiters);   /* only then may the next round add */
         CHECK_EQ(atomic_load(&r->finished), WORKERS);
     }
@@ -142,7 +142,7 @@ static void fan_main(void *arg)
     for (int round = 0; round < 20; round++) {
         gr_waitgroup_add(&f->wg, 1000);
         for (int i = 0; i < 1000; i++)
-            go_or_fail(fan_child, f);
+            GO(fan_child, f);
         gr_waitgroup_wait(&f->wg);
         CHECK_EQ(atomic_load(&f->sum), 1000L * (round + 1));
     }

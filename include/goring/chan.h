@@ -29,9 +29,13 @@ typedef struct gr_chan gr_chan;
  * the value). elem_size 0 is allowed (signals only; elem pointers may then
  * be NULL).
  * Returns the channel, or NULL with errno ENOMEM, or EINVAL when
- * elem_size*cap overflows (Go: "makechan: size out of range").
+ * elem_size > GR_CHAN_ELEM_MAX (Go's compiler refuses channel elements of
+ * 64 KiB and more: "channel element type too large"; pass a pointer to a
+ * bigger value) or elem_size*cap overflows (Go: "makechan: size out of
+ * range").
  * Source: Go spec "Making slices, maps and channels"; runtime makechan.
  */
+#define GR_CHAN_ELEM_MAX 65535
 GR_API gr_chan *gr_chan_make(size_t elem_size, size_t cap);
 
 /*

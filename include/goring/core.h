@@ -28,9 +28,14 @@ extern "C" {
 #define GR_API
 #endif
 
-#define GR_VERSION_MAJOR 0
-#define GR_VERSION_MINOR 1
-#define GR_VERSION_PATCH 0
+#include <goring/version.h> /* GR_VERSION, GR_VERSION_MAJOR/MINOR/PATCH */
+
+/* Units of time, in the int64_t nanoseconds every gr_ function takes (Go's
+ * time.Nanosecond .. time.Second): gr_sleep(5 * GR_MS). */
+#define GR_NS 1LL
+#define GR_US (1000LL * GR_NS)
+#define GR_MS (1000LL * GR_US)
+#define GR_S (1000LL * GR_MS)
 
 /* A goroutine's start function. */
 typedef void (*gr_fn)(void *arg);
@@ -40,7 +45,15 @@ typedef void (*gr_fn)(void *arg);
  * thread; return when fn returns. Goroutines still alive then are abandoned
  * where they wait, as Go abandons them at exit: their I/O is cancelled and
  * reaped, their stacks freed, the runtime's threads stopped. A later
- * gr_main in the same process starts afresh.
+ * gr_main in the same process starts afresh, sync objects, channels,
+ * timers and descriptors used by the earlier one included.
+ * Plain threads may keep calling the functions documented "any thread"
+ * (gr_go, gr_timer_*, channel and sync wake-ups, gr_close) while gr_main
+ * starts and ends: such a call returns as it would with the runtime
+ * running or with none (gr_go: 0 or -EPERM), waiting out a teardown in
+ * progress if need be, and never touches a runtime being freed. A plain
+ * thread in gr_close on a descriptor whose ops are abandoned is released
+ * and closes it.
  * Reads GR_MAXPROCS, GR_STACK_SIZE and GRDEBUG (see README.md).
  * Returns 0; -EBUSY if a runtime is already running in this process;
  * -ENOMEM; -EAGAIN if a thread could not be created; the io_uring setup
@@ -146,7 +159,9 @@ struct gr_stats {                  /* a snapshot; counters are totals since gr_m
  * zeros before any). Any thread. */
 GR_API void gr_stats(struct gr_stats *out);
 
-/* gr_version: "0.1.0". */
+/* gr_version: the library's version, "MAJOR.MINOR.PATCH" (GR_VERSION of
+ * the headers a program was built with may differ from the library it runs
+ * with). */
 GR_API const char *gr_version(void);
 
 #ifdef __cplusplus

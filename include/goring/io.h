@@ -218,15 +218,24 @@ GR_API int gr_set_deadline(int fd, int which, int64_t deadline_ns);
  * "[::1]:7000", "localhost:7000" (names are resolved, first address that
  * binds wins), ":7000" (every address: dual-stack [::], or 0.0.0.0 where
  * IPv6 is missing); port 0 lets the kernel pick (read it back with
- * getsockname(2)). SO_REUSEADDR is set; backlog is passed to listen(2)
+ * gr_local_port). SO_REUSEADDR is set; backlog is passed to listen(2)
  * (<= 0: SOMAXCONN). The fd is close-on-exec and blocking. Callable from
  * any thread (resolution of a name blocks only when not in a goroutine).
- * Returns the fd. Errors: -EINVAL (malformed addr or port);
- * -ENOENT (no such host); -EADDRINUSE; -EACCES; -EMFILE; socket(2),
+ * Returns the fd. Errors: -EINVAL (malformed addr, or a numeric port
+ * outside 0..65535); -ENOENT (no such host); -EADDRINUSE; -EACCES; -EMFILE; socket(2),
  * bind(2), listen(2) errors.
  * Source: Go's net.Listen("tcp", addr).
  */
 GR_API int gr_listen_tcp(const char *addr, int backlog);
+
+/*
+ * gr_local_port: the local port fd is bound to (0..65535), as
+ * getsockname(2) reports it: how a program learns the port the kernel
+ * picked for a listener on port 0. Any thread, never blocks.
+ * Errors: -EBADF; -ENOTSOCK; -EAFNOSUPPORT (not an IPv4/IPv6 socket).
+ * goring addition. Source: Go's Listener.Addr().(*net.TCPAddr).Port.
+ */
+GR_API int gr_local_port(int fd);
 
 /*
  * gr_dial_tcp: connect to addr ("host:port", "[v6]:port"; ":port" dials
@@ -236,7 +245,8 @@ GR_API int gr_listen_tcp(const char *addr, int backlog);
  * goroutines run; the timeout covers the connects, not the resolution.
  * Each resolved address is tried in order until one connects. The socket
  * is close-on-exec, blocking, with TCP_NODELAY set (as Go).
- * Returns the connected fd. Errors: -EPERM; -EINVAL (malformed addr);
+ * Returns the connected fd. Errors: -EPERM; -EINVAL (malformed addr, or
+ * a numeric port outside 0..65535);
  * -ENOENT (no such host); -EAGAIN (resolver temporarily failed);
  * -ETIMEDOUT; -ECONNREFUSED; -ENETUNREACH; -EHOSTUNREACH; -EMFILE.
  * Source: Go's net.DialTimeout("tcp", addr, timeout); IORING_OP_CONNECT.

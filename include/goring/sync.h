@@ -242,10 +242,11 @@ GR_API gr_sem *gr_sem_new(int64_t n);
  * ctx NULL or background: wait without cancellation.
  * Returns 0; the ctx's error (-ECANCELED, -ETIMEDOUT) when ctx is done
  * before the weight was acquired, or already done at the call (ctx wins
- * over a free semaphore, as in x/sync); -EINVAL for n < 0 or n larger than
- * the semaphore's size (x/sync blocks until ctx is done there; an error at
- * once is clearer in C, where the usual ctx never ends); -EPERM when it
- * would have to wait outside a goroutine. On error nothing is acquired.
+ * over a free semaphore, as in x/sync); -EINVAL for n < 0; -EPERM when it
+ * would have to wait outside a goroutine. n larger than the semaphore's
+ * size can never be acquired: as in x/sync, the call waits until ctx is
+ * done and returns its error (with no ctx, forever: the goroutine counts
+ * as blocked for deadlock detection). On error nothing is acquired.
  * Source: semaphore.Weighted.Acquire.
  */
 GR_API int gr_sem_acquire(gr_sem *s, int64_t n, gr_ctx *ctx);
@@ -349,6 +350,28 @@ GR_API int64_t gr_ctx_deadline(gr_ctx *ctx);
  * call is the caller's bug, as with free(3). NULL or background: no-op.
  */
 GR_API void gr_ctx_free(gr_ctx *ctx);
+
+/*
+ * gr_ctx_sleep: sleep ns nanoseconds or until ctx is done, whichever comes
+ * first (Go's idiom: select { case <-time.After(d): case <-ctx.Done(): }).
+ * ns <= 0 does not sleep. Returns 0 after the full sleep; ctx's error
+ * (-ECANCELED, -ETIMEDOUT) when it was done first or already; -EINVAL for
+ * a NULL ctx; -EPERM outside a goroutine. goring addition.
+ * Source: gr_select over gr_ctx_done(ctx) with a timeout.
+ */
+GR_API int gr_ctx_sleep(gr_ctx *ctx, int64_t ns);
+
+/*
+ * gr_ctx_recv: receive from c into elem (NULL discards) unless ctx is done
+ * first (Go's select { case v := <-c: case <-ctx.Done(): }). When both are
+ * ready one is chosen at random, as select does. Returns 0 (a value was
+ * received); -EPIPE (c is closed and drained; elem zero-filled); ctx's
+ * error (-ECANCELED, -ETIMEDOUT) when ctx was chosen; -EINVAL for a NULL
+ * ctx; -EPERM outside a goroutine. A NULL c waits for ctx alone (a nil
+ * channel). goring addition.
+ * Source: gr_select with two GR_RECV cases.
+ */
+GR_API int gr_ctx_recv(gr_ctx *ctx, gr_chan *c, void *elem);
 
 /* ---------- errgroup ---------- */
 
