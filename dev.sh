@@ -28,7 +28,7 @@ cd "$top"
 
 need_pkgs() {
   local missing=()
-  for p in gcc make autoconf automake libtool pkg-config liburing-dev libcriterion-dev curl; do
+  for p in gcc make autoconf automake libtool pkg-config liburing-dev libcriterion-dev curl redis-tools; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

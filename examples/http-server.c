@@ -264,6 +264,16 @@ static void conn_main(void *arg)
             if (!keep)
                 break;
         }
+        /* Lingering close (net/http's closeWriteAndWait): send FIN, then
+         * read what the client still sends, for at most 500 ms, so unread
+         * request bytes do not make the kernel reset the connection and
+         * drop the response (a 414 or 431 is sent before the rest of an
+         * oversized request was read). */
+        shutdown(fd, SHUT_WR);
+        gr_set_deadline(fd, GR_READ, gr_nanotime() + 500LL * 1000000);
+        char sink[4096];
+        for (int i = 0; i < 64 && gr_reader_read(r, sink, sizeof sink) > 0; i++)
+            ;
     }
     gr_reader_free(r);
     gr_writer_free(w);
