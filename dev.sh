@@ -15,7 +15,8 @@
 #                     with GR_CHECK_DIST=0). Each step reports make check's
 #                     own summary; the first failure ends the run.
 #   ./dev.sh demo     the scheduler tour (examples/demo, examples/handoff)
-#   ./dev.sh bench    bench/run.sh (goring against Go; writes bench/RESULTS.md)
+#   ./dev.sh bench    bench/run.sh (goring against Go; report in bench/out/RESULTS.md,
+#                     bench/RESULTS.md only with --write)
 #   ./dev.sh check-aarch64   the aarch64 context switch under qemu-aarch64
 #
 # Installs the Debian packages it needs when they are missing (apt-get, as

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # bench/run.sh: build goring, the C benchmarks and their Go twins, run them
-# interleaved, and write bench/RESULTS.md. The protocol is in bench/README.md.
+# interleaved, and report medians and ratios. The protocol is in
+# bench/README.md.
 #
 #   bench/run.sh [--quick] [--rounds R] [--procs "1 2"] [--only REGEX]
 #                [--core-only | --echo-only] [--build-only] [--no-build] [--head]
+#                [--write]
 #
+# The report goes to $BENCH_OUT/RESULTS.md; tracked files stay unchanged
+# unless --write is given, which (re)writes bench/RESULTS.md.
 # --quick       2 rounds, short echo runs (a smoke test of the whole chain)
 # --rounds R    interleaved rounds of the core pairs (default 5)
 # --procs LIST  GR_MAXPROCS / GOMAXPROCS values for the core pairs (default "1 2")
@@ -14,6 +18,7 @@
 # --head        build from a snapshot of the committed HEAD (git archive into
 #               $BENCH_OUT/src), not from the work tree: numbers tied to a commit,
 #               untouched by half-done edits of others (use it for RESULTS.md)
+# --write       write the report to bench/RESULTS.md too
 # Environment: BENCH_OUT (default bench/out): build dir, binaries, raw data.
 # Extra arguments after -- go to bench/echo.sh.
 set -euo pipefail
@@ -21,7 +26,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 out=${BENCH_OUT:-$here/out}
-rounds=5 procs="1 2" only="" quick=0 do_core=1 do_echo=1 build=1 build_only=0 head=0
+rounds=5 procs="1 2" only="" quick=0 do_core=1 do_echo=1 build=1 build_only=0 head=0 write=0
 echo_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,8 +39,9 @@ while [ $# -gt 0 ]; do
     --build-only) build_only=1 ;;
     --no-build) build=0 ;;
     --head) head=1 ;;
+    --write) write=1 ;;
     --) shift; echo_args=("$@"); break ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -217,5 +223,10 @@ if [ $do_echo = 1 ]; then
     BENCH_OUT=$out "$here/echo.sh" "${echo_args[@]}"
 fi
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/env.txt"
-python3 "$here/report.py" --targets "$here/targets.txt" --notes "$here/RESULTS-notes.md" --out "$out" --results "$here/RESULTS.md"
-log "wrote $here/RESULTS.md"
+python3 "$here/report.py" --targets "$here/targets.txt" --notes "$here/RESULTS-notes.md" --out "$out" --results "$out/RESULTS.md"
+if [ $write = 1 ]; then
+    cp "$out/RESULTS.md" "$here/RESULTS.md"
+    log "wrote $here/RESULTS.md"
+else
+    log "wrote $out/RESULTS.md (bench/RESULTS.md unchanged; --write updates it)"
+fi
