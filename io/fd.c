@@ -175,11 +175,16 @@ static void fd_lock(struct gr__fd *d)
     }
 }
 
-/* Lock d for a new op: -ECANCELED if it is closing, -ECONNRESET for a
- * read-end op after a reset (unlocked then); 0 with d->lock held. */
-static int fd_lock_for_op(struct gr__fd *d, unsigned flags)
+/* Start a new op record for direction dir and lock d for it: -ECANCELED
+ * if d is closing, -ECONNRESET for a read-end op after a reset (unlocked
+ * then); 0 with d->lock held and *dl the direction's deadline (-1: none). */
+static int fd_begin_op(struct gr__fd *d, struct gr__fdop *op, int dir, unsigned flags, int64_t *dl)
 {
+    memset(op, 0, sizeof *op);   /* iop.poller NULL: op_cancel leaves it alone */
+    op->dir = (uint8_t)dir;
+    op->armed = -1;
     fd_lock(d);
+    *dl = dir ? d->deadline[dir] : -1;
     if (d->closing) {
         gr__unlock(&d->lock);
         return -ECANCELED;
@@ -300,14 +305,10 @@ int gr__fd_op(int fd, int dir, struct gr__ioreq *req, int64_t extra, unsigned fl
                                  .flags = dir == GR__DIR_WRITE ? POLLOUT : POLLIN };
     for (;;) {
         struct gr__fdop op;
-        memset(&op, 0, sizeof op);
-        op.dir = (uint8_t)dir;
-        op.armed = -1;
-
-        int err = fd_lock_for_op(d, flags);
+        int64_t dl;
+        int err = fd_begin_op(d, &op, dir, flags, &dl);
         if (err)
             return err;
-        int64_t dl = dir ? d->deadline[dir] : -1;
         int64_t eff = earliest(dl, extra);
         if (eff >= 0) {
             int64_t now = gr__nanotime();
@@ -379,13 +380,10 @@ int gr__fd_op_direct(int fd, int dir, gr__direct_fn direct, struct gr__ioreq *re
     if (!d)
         return -EBADF;
     struct gr__fdop op;
-    memset(&op, 0, sizeof op);   /* iop.poller NULL: op_cancel leaves it alone */
-    op.dir = (uint8_t)dir;
-    op.armed = -1;
-    int err = fd_lock_for_op(d, flags);
+    int64_t dl;
+    int err = fd_begin_op(d, &op, dir, flags, &dl);
     if (err)
         return err;
-    int64_t dl = dir ? d->deadline[dir] : -1;
     if (dl >= 0 && dl <= gr__nanotime()) {
         gr__unlock(&d->lock);
         return -ETIMEDOUT;
