@@ -19,9 +19,9 @@
  *   run_child, ASSERT_FATAL   run code in a child process, check its death
  *   io_*                  loopback sockets and small I/O helpers
  *
- * The poller backend the suite runs on is chosen by GR_TEST_POLLER
- * (uring, epoll; unset: the runtime's default): it is folded into GRDEBUG
- * by gr_test_run, so a test that sets other GRDEBUG keys keeps it.
+ * GR_TEST_POLLER (a GRDEBUG poller= value; unset: the runtime's default)
+ * picks the poller backend for the whole suite: gr_test_run folds it into
+ * GRDEBUG, so a test that adds other GRDEBUG keys keeps it.
  */
 #ifndef GR_TESTS_HARNESS_H
 #define GR_TESTS_HARNESS_H
