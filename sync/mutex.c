@@ -78,9 +78,8 @@ static bool can_spin(int iter)
     return iter < GR__ACTIVE_SPIN && gr__nprocs() > 1;
 }
 
-static void lock_slow(gr_mutex *m)
+void gr__mutex_lock_slow(gr_mutex *m)
 {
-
     _Atomic int32_t *st = MSTATE(m);
     int64_t wait_start = 0;
     bool starving = false;
@@ -148,13 +147,15 @@ static void lock_slow(gr_mutex *m)
     }
 }
 
-void gr_mutex_lock(gr_mutex *m)
+/* The exported function; callers of the header get the same fast path
+ * inline (gr__mutex_lock_fast: its CAS must stay this one). */
+void (gr_mutex_lock)(gr_mutex *m)
 {
     int32_t z = 0;
     if (gr__likely(atomic_compare_exchange_strong_explicit(MSTATE(m), &z, MLOCKED,
             memory_order_acquire, memory_order_relaxed)))
         return;
-    lock_slow(m);
+    gr__mutex_lock_slow(m);
 }
 
 int gr_mutex_trylock(gr_mutex *m)
@@ -170,7 +171,7 @@ int gr_mutex_trylock(gr_mutex *m)
     return 0;
 }
 
-static void unlock_slow(gr_mutex *m, int32_t new)
+void gr__mutex_unlock_slow(gr_mutex *m, int32_t new)
 {
     if (!((new + MLOCKED) & MLOCKED))
         gr__throw("sync: unlock of unlocked mutex");
@@ -200,12 +201,13 @@ static void unlock_slow(gr_mutex *m, int32_t new)
     gr__sync_maybe_preempt();
 }
 
-void gr_mutex_unlock(gr_mutex *m)
+/* The exported function; the header's gr__mutex_unlock_fast is the same. */
+void (gr_mutex_unlock)(gr_mutex *m)
 {
     int32_t new = atomic_fetch_sub_explicit(MSTATE(m), MLOCKED,
                                             memory_order_release) - MLOCKED;
     if (gr__unlikely(new != 0))
-        unlock_slow(m, new);
+        gr__mutex_unlock_slow(m, new);
     else
         gr__sync_maybe_preempt();
 }

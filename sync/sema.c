@@ -53,6 +53,12 @@
 
 __thread uint32_t gr__sync_tick __attribute__((tls_model("initial-exec")));
 
+/* The out-of-line half of the header's inline unlock (goring/sync.h). */
+void gr__sync_preempt_check(void)
+{
+    gr__checkpreempt();
+}
+
 struct semwaiter {
     G *g;
     _Atomic uint32_t *addr;

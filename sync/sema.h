@@ -103,7 +103,9 @@ static inline void gr__procyield(int n)
  * samples, so a goroutine moving between threads does not matter.
  */
 #define GR__PREEMPT_EVERY 64
-extern GR_HIDDEN __thread uint32_t gr__sync_tick __attribute__((tls_model("initial-exec")));
+/* Exported (goring/sync.h): the header's inline unlock counts in it too. */
+extern GR_API __thread uint32_t gr__sync_tick __attribute__((tls_model("initial-exec")));
+GR_API void gr__sync_preempt_check(void);
 static inline void gr__sync_maybe_preempt(void)
 {
     if (gr__unlikely((++gr__sync_tick & (GR__PREEMPT_EVERY - 1)) == 0))

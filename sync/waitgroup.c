@@ -32,11 +32,12 @@ _Static_assert(offsetof(gr_waitgroup, sema) == 8, "gr_waitgroup layout");
 
 #define WSTATE(wg) ((_Atomic uint64_t *)&(wg)->state)
 
-void gr_waitgroup_add(gr_waitgroup *wg, int delta)
+/* The exported functions; callers of the header get the same add inline
+ * (gr__waitgroup_add_fast), which returns by itself when the counter is
+ * not negative and nobody waits, and otherwise calls the slow path with
+ * the state after its add. */
+void gr__waitgroup_add_slow(gr_waitgroup *wg, int delta, uint64_t state)
 {
-    uint64_t state = atomic_fetch_add_explicit(WSTATE(wg),
-        (uint64_t)(int64_t)delta << 32, memory_order_acq_rel) +
-        ((uint64_t)(int64_t)delta << 32);
     int32_t v = (int32_t)(state >> 32);
     uint32_t w = (uint32_t)state;
     if (gr__unlikely(v < 0))
@@ -53,9 +54,17 @@ void gr_waitgroup_add(gr_waitgroup *wg, int delta)
     gr__semrelease_n(&wg->sema, w);
 }
 
-void gr_waitgroup_done(gr_waitgroup *wg)
+void (gr_waitgroup_add)(gr_waitgroup *wg, int delta)
 {
-    gr_waitgroup_add(wg, -1);
+    uint64_t state = atomic_fetch_add_explicit(WSTATE(wg),
+        (uint64_t)(int64_t)delta << 32, memory_order_acq_rel) +
+        ((uint64_t)(int64_t)delta << 32);
+    gr__waitgroup_add_slow(wg, delta, state);
+}
+
+void (gr_waitgroup_done)(gr_waitgroup *wg)
+{
+    (gr_waitgroup_add)(wg, -1);
 }
 
 void gr_waitgroup_wait(gr_waitgroup *wg)

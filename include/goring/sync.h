@@ -9,6 +9,21 @@
  * are private; the layouts are part of the ABI (sizes are checked at compile
  * time) but not of the API.
  *
+ * Inline fast paths. gr_mutex_lock, gr_mutex_unlock, gr_waitgroup_add and
+ * gr_waitgroup_done are also macros that expand to the static inline
+ * gr__*_fast functions below: the uncontended case (one CAS or one atomic
+ * add on the state word) runs in the caller without a call into the shared
+ * library, as Go inlines its Mutex.Lock fast path; anything else calls the
+ * exported slow path (gr__mutex_lock_slow, gr__mutex_unlock_slow,
+ * gr__waitgroup_add_slow). The exported functions of the same names stay
+ * (take their address, or write (gr_mutex_lock)(m), to call them). So the
+ * meaning of the state words is part of the ABI: gr_mutex.state bit 0 is
+ * "locked" and 0 is "unlocked with nobody waiting or awake"; a waitgroup's
+ * state holds the counter in its high 32 bits and the waiter count in its
+ * low 32. A library that changed them would have to change the soname.
+ * The gr__ names are exported for these inlines only; calling them
+ * directly is not part of the API.
+ *
  * Calling rules (README.md, "Rules worth knowing"): a function that may block the calling goroutine
  * may block only a goroutine. Those that return void are fatal when they
  * would have to wait outside a goroutine (a lock of a free mutex is cheap and
@@ -65,6 +80,35 @@ GR_API void gr_mutex_unlock(gr_mutex *m);
  * Source: Go sync.Mutex.TryLock.
  */
 GR_API int gr_mutex_trylock(gr_mutex *m);
+
+/* The inline fast paths (see the top of this file). Not API. */
+GR_API void gr__mutex_lock_slow(gr_mutex *m);
+GR_API void gr__mutex_unlock_slow(gr_mutex *m, int32_t new_state);
+/* Every 64th unlock on a thread looks at the scheduler's preemption
+ * request (goring's preemption is cooperative): the tick and the check. */
+GR_API extern __thread uint32_t gr__sync_tick;
+GR_API void gr__sync_preempt_check(void);
+
+static inline void gr__mutex_lock_fast(gr_mutex *m)
+{
+    int32_t unlocked = 0;
+    if (__builtin_expect(__atomic_compare_exchange_n(&m->state, &unlocked, 1, 0, __ATOMIC_ACQUIRE,
+                                                     __ATOMIC_RELAXED), 1))
+        return;
+    gr__mutex_lock_slow(m);
+}
+
+static inline void gr__mutex_unlock_fast(gr_mutex *m)
+{
+    int32_t new_state = __atomic_sub_fetch(&m->state, 1, __ATOMIC_RELEASE);
+    if (__builtin_expect(new_state != 0, 0))
+        gr__mutex_unlock_slow(m, new_state);
+    else if (__builtin_expect((++gr__sync_tick & 63) == 0, 0))
+        gr__sync_preempt_check();
+}
+
+#define gr_mutex_lock(m) gr__mutex_lock_fast(m)
+#define gr_mutex_unlock(m) gr__mutex_unlock_fast(m)
 
 /* ---------- RWMutex ---------- */
 
@@ -147,6 +191,22 @@ GR_API void gr_waitgroup_done(gr_waitgroup *wg);
  * Source: Go sync.WaitGroup.Wait.
  */
 GR_API void gr_waitgroup_wait(gr_waitgroup *wg);
+
+/* The inline fast path (see the top of this file). Not API. state: the
+ * state word after the add of delta. */
+GR_API void gr__waitgroup_add_slow(gr_waitgroup *wg, int delta, uint64_t state);
+
+static inline void gr__waitgroup_add_fast(gr_waitgroup *wg, int delta)
+{
+    uint64_t state = __atomic_add_fetch(&wg->state, (uint64_t)(int64_t)delta << 32, __ATOMIC_ACQ_REL);
+    /* Counter not negative and nobody waiting: nothing to check or wake. */
+    if (__builtin_expect((int32_t)(state >> 32) >= 0 && (uint32_t)state == 0, 1))
+        return;
+    gr__waitgroup_add_slow(wg, delta, state);
+}
+
+#define gr_waitgroup_add(wg, delta) gr__waitgroup_add_fast((wg), (delta))
+#define gr_waitgroup_done(wg) gr__waitgroup_add_fast((wg), -1)
 
 /* ---------- Cond ---------- */
 
