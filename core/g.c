@@ -5,7 +5,12 @@
  *
  * A G switches out by storing an op in m->swop and switching to g0 (Go's
  * mcall); g0 carries the op out once the G is fully off its stack
- * (core/sched.c, after_switch).
+ * (core/sched.c, after_switch). When the next G is known and g0 has
+ * nothing due (gr__direct_next), the G switches straight to it instead
+ * (Go's gogo) and leaves itself in m->prevg: the G resumed (in mcall, or
+ * gstart for a new one) carries the op out on its own stack before
+ * anything else (gr__finish_prevg), the same after_switch code, so a
+ * parking G is still findable only once it is off its stack.
  *
  * Invariants:
  * - Status changes: IDLE/DEAD->RUNNABLE by newproc before the G is
@@ -132,18 +137,34 @@ void gr__mcall(int op)
     G *gp = mp->curg;
     int saved = errno_get();
     mp->swop = op;
-    gr__san_start(op == GR__SW_EXIT ? NULL : &gp->asan_fake_stack, mp->g0_stack_bottom, mp->g0_stack_size);
-    gr__tsan_to(mp->tsan_g0);
-    gr__swtch(&gp->sp, mp->g0sp);
-    gp = gr__getg();
-    gr__san_finish(gp->asan_fake_stack);
+    void **fake = op == GR__SW_EXIT ? NULL : &gp->asan_fake_stack;
+    G *next = gr__direct_next(mp, op);
+    if (next) {
+        /* Straight to next; it finishes our op (gr__finish_prevg). */
+        mp->prevg = gp;
+        gr__san_start(fake, (const void *)next->stack_lo, next->stack_hi - next->stack_lo);
+        gr__tsan_to(next->tsan_fiber);
+        gr__swtch(&gp->sp, next->sp);
+    } else {
+        gr__san_start(fake, mp->g0_stack_bottom, mp->g0_stack_size);
+        gr__tsan_to(mp->tsan_g0);
+        gr__swtch(&gp->sp, mp->g0sp);
+    }
+    /* Resumed, perhaps on another M, by g0 or straight from another G. */
+    mp = gr__getm();
+    gr__san_finish(mp->curg->asan_fake_stack);
+    if (mp->prevg)
+        gr__finish_prevg(mp);
     errno_set(saved);
 }
 
 static _Noreturn void gstart(void)
 {
-    G *gp = gr__getg();
     gr__san_finish(NULL);
+    M *mp = gr__getm();
+    if (mp->prevg)
+        gr__finish_prevg(mp);
+    G *gp = mp->curg;
     gp->fn(gp->arg);
     gr_exit();
 }

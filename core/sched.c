@@ -124,14 +124,15 @@ static G *after_switch(M *mp, G *gp)
     }
 }
 
-/* Run gp on mp until it switches out; then dispose of it. Returns a G to
- * run next without a pass through findrunnable, or NULL. */
-static G *execute(M *mp, G *gp)
+/* ---------- the direct switch ---------- */
+
+static G *global_take(P *pp, int32_t max);
+
+/* Make gp mp's running G (execute's bookkeeping). inherit: gp came from
+ * runnext and shares the current time slice. */
+static inline void start_running(M *mp, P *pp, G *gp, bool inherit)
 {
-    P *pp = mp->p;
-    if (mp->inherit) {
-        mp->inherit = false;
-    } else {
+    if (!inherit) {
         GR__RLX_STORE(pp->schedtick, pp->schedtick + 1);
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     }
@@ -139,11 +140,74 @@ static G *execute(M *mp, G *gp)
     gp->m = mp;
     gp->waitreason = GR_WAIT_ZERO;
     atomic_store_explicit(&gp->status, GR__GRUNNING, memory_order_release);
+}
+
+/* A G switching out with op may switch straight to the next G (Go's gogo)
+ * when that G is known and g0 has nothing due. This pass counts as one of
+ * findrunnable's passes: g0 runs instead on the pass that would check the
+ * global queue for fairness (every 61st), on every 4th pass while this P
+ * has timers or requests in flight on its ring (timers due, completions
+ * to reap, queued SQEs to submit: the same cadence as run_timers), when
+ * sysmon ended the time slice, at shutdown, and whenever the local queue
+ * is empty (stealing, blocking) except at 1 P, where the global queue is
+ * the next place g0 would look anyway. A syscall exit without a P and
+ * shutdown always go through g0. */
+G *gr__direct_next(M *mp, int op)
+{
+    if (op != GR__SW_PARK && op != GR__SW_YIELD && op != GR__SW_EXIT)
+        return NULL;
+    P *pp = mp->p;
+    uint32_t ft = pp->fairtick + 1, tc = pp->timercheck + 1;
+    if (ft % 61 == 0)
+        return NULL;
+    if ((tc & 3) == 0 &&
+        (atomic_load_explicit(&pp->timers.timer0when, memory_order_relaxed) != 0 ||
+         (pp->poller && gr__netpoll_busy(pp))))
+        return NULL;
+    if (atomic_load_explicit(&pp->slice_expired, memory_order_relaxed) ||
+        atomic_load_explicit(&gr__sched.shutdown, memory_order_relaxed))
+        return NULL;
+    bool inherit = false;
+    G *gp = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+    if (gp && atomic_compare_exchange_strong_explicit(&pp->runnext, &gp, NULL, memory_order_acq_rel,
+                                                      memory_order_relaxed))
+        inherit = true;
+    else
+        gp = gr__runqget(pp);
+    if (!gp && gr__sched.nprocs == 1)
+        gp = global_take(pp, 0);
+    if (!gp)
+        return NULL;
+    pp->fairtick = ft;
+    pp->timercheck = tc;
+    start_running(mp, pp, gp, inherit);
+    return gp;
+}
+
+void gr__finish_prevg(M *mp)
+{
+    G *prev = mp->prevg;
+    G *cur = mp->curg;
+    mp->prevg = NULL;
+    G *again = after_switch(mp, prev);
+    GR__RLX_STORE(mp->curg, cur);
+    /* Its park was already satisfied: it runs next. */
+    if (again)
+        gr__runqput(mp->p, again, true);
+}
+
+/* Run gp on mp until it switches out; then dispose of it. Returns a G to
+ * run next without a pass through findrunnable, or NULL. */
+static G *execute(M *mp, G *gp)
+{
+    start_running(mp, mp->p, gp, mp->inherit);
+    mp->inherit = false;
     gr__san_start(&mp->asan_fake, (const void *)gp->stack_lo, gp->stack_hi - gp->stack_lo);
     gr__tsan_to(gp->tsan_fiber);
     gr__swtch(&mp->g0sp, gp->sp);
     gr__san_finish(mp->asan_fake);
-    return after_switch(mp, gp);
+    /* The G that switched to g0: gp, or one gp switched to directly. */
+    return after_switch(mp, mp->curg);
 }
 
 /* ---------- finding work ---------- */

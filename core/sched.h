@@ -47,6 +47,8 @@ struct gr__m {
     P *nextp;                       /* (sched) P handed to it by startm */
     P *oldp;                        /* (own) P it held when it entered a syscall */
     int swop;                       /* (own) enum gr__swop for the G switching out */
+    G *prevg;                       /* (own) G that switched straight to curg (not via
+                                     * g0) and whose swop the resumed G carries out */
     bool spinning;                  /* (own) counted in sched.nmspinning */
     bool after_yield;               /* (own) the last G switched out by gr_yield */
     bool inherit;                   /* (own) next G came from runnext: same time slice */
@@ -262,6 +264,13 @@ GR_HIDDEN bool gr__break_polling(P *pp); /* break pp's M out of its ring wait */
 /* core/sched.c */
 GR_HIDDEN _Noreturn void gr__schedule(M *mp);
 GR_HIDDEN void gr__drop_spinning(M *mp);
+/* The direct switch (Go's gogo from one G to the next, no pass through
+ * g0): on the G switching out with op, a G of this P to switch to, already
+ * made mp's curg and RUNNING, or NULL when g0 must run (see sched.c). */
+GR_HIDDEN G *gr__direct_next(M *mp, int op);
+/* On the G just switched to: carry out mp->swop for mp->prevg, as g0's
+ * after_switch would. */
+GR_HIDDEN void gr__finish_prevg(M *mp);
 
 /* core/g.c */
 GR_HIDDEN G *gr__newg(P *pp, gr_fn fn, void *arg, size_t stack_size, const char *name);

@@ -206,6 +206,48 @@ Test(core_sched, yield_many, .timeout = 30)
     cr_assert_eq(atomic_load(&pp_count), 100000);
 }
 
+/* ---- two yielders on one P alternate, as Go's Gosched (issue 12 item 9) ---- */
+
+#define NALT 2000
+static char alt_log[2 * NALT];
+static _Atomic int alt_pos, alt_done;
+static gr_waitgroup alt_wg = GR_WAITGROUP_INIT;
+
+static void alt_yielder(void *arg)
+{
+    for (int i = 0; i < NALT && !atomic_load(&alt_done); i++) {
+        alt_log[atomic_fetch_add(&alt_pos, 1)] = (char)(intptr_t)arg;
+        gr_yield();
+    }
+    atomic_store(&alt_done, 1);   /* the other stops too: only both-running counts */
+    gr_waitgroup_done(&alt_wg);
+}
+
+static int alt_maxrun;
+static void alt_main(void *arg)
+{
+    (void)arg;
+    gr_waitgroup_add(&alt_wg, 2);
+    GO(alt_yielder, (void *)(intptr_t)'A');
+    GO(alt_yielder, (void *)(intptr_t)'B');
+    gr_waitgroup_wait(&alt_wg);
+    int run = 0;
+    for (int i = 0; i < atomic_load(&alt_pos); i++) {
+        run = i && alt_log[i] == alt_log[i - 1] ? run + 1 : 1;
+        if (run > alt_maxrun)
+            alt_maxrun = run;
+    }
+}
+
+Test(core_sched, yield_alternates_procs1, .timeout = 30)
+{
+    RUN(1, alt_main, NULL);
+    /* A yielder may run twice in a row when the fairness pass (every 61st)
+     * takes it back from the global queue; never more. */
+    cr_assert_leq(alt_maxrun, 2, "one yielder ran %d times in a row", alt_maxrun);
+    cr_assert_geq(atomic_load(&alt_pos), NALT);
+}
+
 /* ---- gr_main returns while others sleep or wait; runtime torn down ---- */
 
 static void sleeper_forever(void *arg)
