@@ -245,6 +245,16 @@ static inline int io_listen(int backlog, char *addr, size_t addrlen)
     return l;
 }
 
+/* A client connection to addr whose reads and writes end with -ETIMEDOUT
+ * after ns (so a test's client can never hang); < 0: gr_dial_tcp's error. */
+static inline int io_dial_bounded(const char *addr, int64_t ns)
+{
+    int fd = gr_dial_tcp(addr, ns);
+    if (fd >= 0)
+        gr_set_deadline(fd, GR_READ | GR_WRITE, gr_nanotime() + ns);
+    return fd;
+}
+
 /* A connected TCP pair on loopback (client *c, server side *s). In a goroutine. */
 static inline int io_pair(int *c, int *s)
 {

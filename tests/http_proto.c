@@ -9,8 +9,6 @@
 
 #include "examples/http.h"
 
-#define SEC (1000LL * MS)
-
 /* ---------- the server under test ---------- */
 
 static int srv_listener = -1;
@@ -39,10 +37,8 @@ static void srv_stop(void)
 /* A connection with 5 s read and write deadlines. */
 static int cl_dial(void)
 {
-    int fd = gr_dial_tcp(srv_addr, 5 * SEC);
+    int fd = io_dial_bounded(srv_addr, 5 * GR_S);
     CHECK(fd >= 0);
-    if (fd >= 0)
-        gr_set_deadline(fd, GR_READ | GR_WRITE, gr_nanotime() + 5 * SEC);
     return fd;
 }
 
@@ -386,7 +382,7 @@ static void deadlines_main(void *arg)
     int64_t t0 = gr_nanotime();
     CHECK(cl_eof(c));
     int64_t took = gr_nanotime() - t0;
-    CHECKF(took < 4 * SEC, "idle close after %lld ms", (long long)(took / MS));
+    CHECKF(took < 4 * GR_S, "idle close after %lld ms", (long long)(took / MS));
     gr_close(c->fd);
     /* a request that stops half-way: closed by the read deadline, no reply */
     memset(c, 0, sizeof *c);
@@ -468,12 +464,12 @@ static void shutdown_main(void *arg)
     uint64_t forced = http_shutdown(1000 * MS);
     int64_t took = gr_nanotime() - t0;
     CHECK_EQ(forced, 1);   /* the one inside a request */
-    CHECKF(took >= 900 * MS && took < 4 * SEC, "shutdown took %lld ms", (long long)(took / MS));
+    CHECKF(took >= 900 * MS && took < 4 * GR_S, "shutdown took %lld ms", (long long)(took / MS));
     CHECK_EQ(http_stats().live, 0);
     CHECK(cl_eof(idle));
     CHECK(cl_eof(busy));
     /* no one accepts any more */
-    int fd = gr_dial_tcp(srv_addr, SEC);
+    int fd = gr_dial_tcp(srv_addr, GR_S);
     CHECK(fd < 0);
     if (fd >= 0)
         gr_close(fd);

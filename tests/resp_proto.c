@@ -9,8 +9,6 @@
 
 #include "examples/resp.h"
 
-#define SEC (1000LL * MS)
-
 static int srv_listener = -1;
 static char srv_addr[64];
 
@@ -20,12 +18,11 @@ static void serve_main(void *arg)
     resp_serve(srv_listener);
 }
 
+/* A connection with 5 s read and write deadlines. */
 static int cl_dial(void)
 {
-    int fd = gr_dial_tcp(srv_addr, 5 * SEC);
+    int fd = io_dial_bounded(srv_addr, 5 * GR_S);
     CHECK(fd >= 0);
-    if (fd >= 0)
-        gr_set_deadline(fd, GR_READ | GR_WRITE, gr_nanotime() + 5 * SEC);
     return fd;
 }
 
